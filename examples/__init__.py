@@ -1,0 +1,1 @@
+"""Small example applications; see each module's docstring for how to serve it."""

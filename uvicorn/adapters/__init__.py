@@ -1,0 +1,1 @@
+"""Interface adapters: every kind of app becomes one ASGI3 callable."""

@@ -1,0 +1,1 @@
+"""Pipeline layers: scope layers, admission, default headers and observers."""

@@ -1,0 +1,1 @@
+"""Logging configuration and formatters (metrics and JSON logs join here)."""

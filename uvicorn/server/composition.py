@@ -1,0 +1,71 @@
+"""``compose``: turn a loaded app and a Config into the frozen ServerContext.
+
+This is the only place that decides which adapter, backend and pipeline layers
+a server runs with; nothing downstream asks again per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from uvicorn.adapters.asgi2 import ASGI2Adapter
+from uvicorn.adapters.detect import detect_interface
+from uvicorn.adapters.message_logger import MessageLogger
+from uvicorn.adapters.wsgi import wsgi_adapter
+from uvicorn.middleware.pipeline import build_pipeline
+from uvicorn.server.protocols.context import ServerContext
+from uvicorn.server.protocols.http.backends import backend_factory
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
+    from uvicorn.server.config import Config
+
+__all__ = ["adapt", "compose"]
+
+logger = logging.getLogger("uvicorn.error")
+
+
+def adapt(app: Any, interface: str) -> tuple[ASGI3Application, str]:
+    """Normalise any app to one ASGI3 callable; returns it and the interface used."""
+    if interface == "auto":
+        interface = detect_interface(app)
+        if interface == "wsgi":
+            logger.info("Detected a WSGI application (use --interface to choose explicitly).")
+    if interface == "wsgi":
+        return wsgi_adapter(app), interface
+    if interface == "asgi2":
+        return ASGI2Adapter(app), interface
+    return app, interface
+
+
+def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Application, str]:
+    app, interface = adapt(loaded, config.interface)
+    trace = config.trace_enabled
+    if trace:
+        app = MessageLogger(app)
+    pipeline = build_pipeline(
+        proxy_headers=config.proxy_headers,
+        forwarded_allow_ips=",".join(config.forwarded_allow_ips)
+        if isinstance(config.forwarded_allow_ips, list)
+        else config.forwarded_allow_ips,
+        root_path=config.root_path,
+        limit_concurrency=config.limit_concurrency,
+        access_log=config.access_log,
+    )
+    http_name = config.http_backend_name() if isinstance(config.http, str) else "h11"
+    if ":" in http_name:
+        http_name = "h11"  # a custom protocol class replaces the core; the name is unused
+    context = ServerContext(
+        app=app,
+        asgi_version="2.0" if interface == "asgi2" else "3.0",
+        backend_factory=backend_factory(http_name),
+        h11_max_incomplete_event_size=config.h11_max_size,
+        timeout_keep_alive=config.timeout_keep_alive,
+        prepare_scope=pipeline.prepare_scope,
+        admission=pipeline.admission,
+        observers=pipeline.observers,
+        reset_contextvars=config.reset_contextvars,
+        log_trace=trace,
+    )
+    return context, app, interface

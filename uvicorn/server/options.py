@@ -1,0 +1,304 @@
+"""THE option table: every setting once, with its name, type, default and help.
+
+The click command (``uvicorn.cli``), ``uvicorn.run``, ``Config`` and the
+``--config`` file reader are all generated from :data:`OPTIONS`, so an option is
+written in one place. Names, defaults and help texts are uvicorn 0.54's where
+the option exists there. Each option is also read from ``UVICORN_<NAME>``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+__all__ = [
+    "HTTP_CHOICES",
+    "INTERFACE_CHOICES",
+    "LIFESPAN_CHOICES",
+    "LOG_LEVEL_CHOICES",
+    "LOOP_CHOICES",
+    "OPTIONS",
+    "OPTIONS_BY_NAME",
+    "PYTHON_ONLY_DEFAULTS",
+    "Option",
+]
+
+LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+HTTP_CHOICES = ("auto", "h11", "httptools")
+LIFESPAN_CHOICES = ("auto", "on", "off")
+INTERFACE_CHOICES = ("auto", "asgi3", "asgi2", "wsgi")
+LOG_LEVEL_CHOICES = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+class ImportStringOrChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice that also accepts ``module:attribute`` (``--loop``, ``--http``)."""
+
+    name = "choice"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and ":" in value:
+            return value
+        return super().convert(value, param, ctx)
+
+
+class Bounded(click.IntRange):
+    """An integer with a lower (and maybe upper) bound, shown in --help as plain INTEGER."""
+
+    def _describe_range(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    help: str
+    type: Any = None
+    default: Any = None
+    flag: str | None = None  # the CLI spelling when it is not --<name-with-dashes>
+    secondary: str | None = None  # "--no-..." for boolean pairs
+    is_flag: bool = False
+    multiple: bool = False
+    show_default: bool = True
+    metavar: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "Bind socket to this host.", str, "127.0.0.1"),
+    Option(
+        "port",
+        "Bind socket to this port. If 0, an available port will be picked.",
+        int,
+        8000,
+    ),
+    Option("uds", "Bind to a UNIX domain socket.", str, None),
+    Option("fd", "Bind to socket from this file descriptor.", int, None),
+    Option(
+        "workers",
+        "Number of worker processes. Defaults to the $WEB_CONCURRENCY environment variable if "
+        "available, or 1. Not valid with --reload.",
+        Bounded(min=1),
+        None,
+        metavar="INTEGER",
+    ),
+    Option(
+        "loop",
+        "Event loop factory implementation.",
+        ImportStringOrChoice(LOOP_CHOICES),
+        "auto",
+    ),
+    Option("http", "HTTP protocol implementation.", ImportStringOrChoice(HTTP_CHOICES), "auto"),
+    Option("lifespan", "Lifespan implementation.", click.Choice(LIFESPAN_CHOICES), "auto"),
+    Option(
+        "interface",
+        "Select ASGI3, ASGI2, or WSGI as the application interface.",
+        click.Choice(INTERFACE_CHOICES),
+        "auto",
+    ),
+    Option(
+        "env_file",
+        "Environment configuration file.",
+        click.Path(exists=True),
+        None,
+        show_default=False,
+    ),
+    Option(
+        "log_config",
+        "Logging configuration file. Supported formats: .ini, .json, .yaml.",
+        click.Path(exists=True),
+        None,
+        show_default=False,
+    ),
+    Option(
+        "log_level",
+        "Log level. [default: info]",
+        click.Choice(LOG_LEVEL_CHOICES),
+        None,
+        show_default=False,
+    ),
+    Option(
+        "access_log",
+        "Enable/Disable access log.",
+        bool,
+        True,
+        secondary="--no-access-log",
+        is_flag=True,
+        show_default=False,
+    ),
+    Option(
+        "use_colors",
+        "Enable/Disable colorized logging.",
+        bool,
+        None,
+        secondary="--no-use-colors",
+        is_flag=True,
+        show_default=False,
+    ),
+    Option(
+        "proxy_headers",
+        "Enable/Disable X-Forwarded-Proto, X-Forwarded-For to populate url scheme and remote "
+        "address info.",
+        bool,
+        True,
+        secondary="--no-proxy-headers",
+        is_flag=True,
+        show_default=False,
+    ),
+    Option(
+        "server_header",
+        "Enable/Disable default Server header.",
+        bool,
+        True,
+        secondary="--no-server-header",
+        is_flag=True,
+        show_default=False,
+    ),
+    Option(
+        "date_header",
+        "Enable/Disable default Date header.",
+        bool,
+        True,
+        secondary="--no-date-header",
+        is_flag=True,
+        show_default=False,
+    ),
+    Option(
+        "forwarded_allow_ips",
+        "Comma separated list of IP Addresses, IP Networks, or literals (e.g. UNIX Socket path) "
+        "to trust with proxy headers. Defaults to the $FORWARDED_ALLOW_IPS environment variable "
+        "if available, or '127.0.0.1,::1'. The literal '*' means trust everything.",
+        str,
+        None,
+    ),
+    Option(
+        "root_path",
+        "Set the ASGI 'root_path' for applications submounted below a given URL path.",
+        str,
+        "",
+        show_default=False,
+    ),
+    Option(
+        "limit_concurrency",
+        "Maximum number of concurrent connections or tasks to allow, before issuing HTTP 503 "
+        "responses.",
+        Bounded(min=1),
+        None,
+        metavar="INTEGER",
+    ),
+    Option(
+        "backlog",
+        "Maximum number of connections to hold in backlog",
+        Bounded(min=1),
+        2048,
+        metavar="INTEGER",
+        show_default=False,
+    ),
+    Option(
+        "limit_max_requests",
+        "Maximum number of requests to service before terminating the process.",
+        Bounded(min=1),
+        None,
+        metavar="INTEGER",
+    ),
+    Option(
+        "limit_max_requests_jitter",
+        "Maximum jitter to add to limit_max_requests. Staggers worker restarts to avoid all "
+        "workers restarting simultaneously.",
+        Bounded(min=0),
+        0,
+        metavar="INTEGER",
+    ),
+    Option(
+        "timeout_keep_alive",
+        "Close Keep-Alive connections if no new data is received within this timeout (in seconds).",
+        Bounded(min=0),
+        5,
+        metavar="INTEGER",
+    ),
+    Option(
+        "timeout_graceful_shutdown",
+        "Maximum number of seconds to wait for graceful shutdown.",
+        Bounded(min=0),
+        None,
+        metavar="INTEGER",
+    ),
+    Option("ssl_keyfile", "SSL key file", str, None),
+    Option("ssl_certfile", "SSL certificate file", str, None),
+    Option("ssl_keyfile_password", "SSL keyfile password", str, None),
+    Option(
+        "ssl_version",
+        "SSL version to use (see stdlib ssl module's)",
+        int,
+        int(ssl.PROTOCOL_TLS_SERVER),
+    ),
+    Option(
+        "ssl_cert_reqs",
+        "Whether client certificate is required (see stdlib ssl module's)",
+        Bounded(0, 2),
+        int(ssl.CERT_NONE),
+        metavar="INTEGER",
+    ),
+    Option("ssl_ca_certs", "CA certificates file", str, None),
+    Option(
+        "ssl_ciphers",
+        "Ciphers to use (see stdlib ssl module's). Defaults to OpenSSL's safe defaults.",
+        str,
+        None,
+    ),
+    Option(
+        "headers",
+        "Specify custom default HTTP response headers as a Name:Value pair",
+        str,
+        None,
+        flag="--header",
+        multiple=True,
+    ),
+    Option(
+        "app_dir",
+        "Look for APP in the specified directory, by adding this to the PYTHONPATH. Defaults to "
+        "the current working directory.",
+        str,
+        "",
+    ),
+    Option(
+        "h11_max_incomplete_event_size",
+        "For h11, the maximum number of bytes to buffer of an incomplete event.",
+        Bounded(min=1),
+        None,
+        metavar="INTEGER",
+    ),
+    Option(
+        "reset_contextvars",
+        "Run each ASGI request in a fresh contextvars.Context. Hides context set in the lifespan.",
+        bool,
+        False,
+        is_flag=True,
+        show_default=False,
+    ),
+    Option(
+        "factory",
+        "Treat APP as an application factory, i.e. a () -> <ASGI app> callable.",
+        bool,
+        False,
+        is_flag=True,
+        show_default=False,
+    ),
+)
+
+OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+# Settings only the Python API takes (they are objects, not strings).
+PYTHON_ONLY_DEFAULTS: dict[str, Any] = {
+    "callback_notify": None,
+    "timeout_notify": 30,
+    "ssl_context_factory": None,
+}
+
+H11_MAX_INCOMPLETE_EVENT_SIZE = 16 * 1024

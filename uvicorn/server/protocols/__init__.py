@@ -1,0 +1,1 @@
+"""Protocol cores: bytes on a socket in, ASGI messages out, and back."""

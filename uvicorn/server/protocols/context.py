@@ -1,0 +1,123 @@
+"""What the protocol cores receive from the server: frozen context and live state.
+
+:class:`ServerContext` is composed once by ``Config.load()`` and never changes
+while serving, so the cores read plain attributes instead of asking
+"is this on?" per request. :class:`ServerState` is the small mutable part the
+server and its connections share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from uvicorn._types import RequestRecord
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application, Observer, ScopeLayer
+    from uvicorn.server.protocols.http.backends.base import BackendFactory
+    from uvicorn.server.protocols.http.cycle import RequestCycle
+
+__all__ = ["ServerContext", "ServerState"]
+
+
+class ServerContext:
+    """Everything a connection needs, decided at start-up."""
+
+    __slots__ = (
+        "admission",
+        "app",
+        "asgi_info",
+        "backend_factory",
+        "h11_max_incomplete_event_size",
+        "log_trace",
+        "observers",
+        "prepare_scope",
+        "reset_contextvars",
+        "timeout_keep_alive",
+    )
+
+    def __init__(
+        self,
+        *,
+        app: ASGI3Application,
+        asgi_version: str,
+        backend_factory: BackendFactory,
+        h11_max_incomplete_event_size: int,
+        timeout_keep_alive: float,
+        prepare_scope: ScopeLayer | None,
+        admission: Callable[[ServerState], bool] | None,
+        observers: tuple[Observer, ...],
+        reset_contextvars: bool,
+        log_trace: bool,
+    ) -> None:
+        self.app = app
+        self.asgi_info = {"version": asgi_version, "spec_version": "2.4"}
+        self.backend_factory = backend_factory
+        self.h11_max_incomplete_event_size = h11_max_incomplete_event_size
+        self.timeout_keep_alive = timeout_keep_alive
+        self.prepare_scope = prepare_scope
+        self.admission = admission
+        self.observers = observers
+        self.reset_contextvars = reset_contextvars
+        self.log_trace = log_trace
+
+    def observe(self, cycle: RequestCycle, finished_at: float) -> None:
+        record = RequestRecord(
+            cycle.scope,
+            cycle.status,
+            cycle.body_size,
+            cycle.response_bytes,
+            cycle.started_at,
+            finished_at,
+        )
+        for observer in self.observers:
+            observer(record)
+
+
+class ServerState:
+    """Shared between the server and all its connections (one per process).
+
+    ``default_headers`` keeps uvicorn's shape (a list of byte pairs) for code that
+    reads it; the cores use ``encoded_default_headers``, re-rendered when the
+    ``date`` changes, once a second, by the server's tick.
+    """
+
+    def __init__(
+        self,
+        server_header: bool = True,
+        date_header: bool = True,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.total_requests = 0
+        self.connections: set[asyncio.Protocol] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._server_header = server_header
+        self._date_header = date_header
+        self._extra = list(headers or [])
+        self.default_headers: list[tuple[bytes, bytes]] = []
+        self.encoded_default_headers = b""
+        self.refresh_date()
+
+    def refresh_date(self) -> None:
+        headers: list[tuple[bytes, bytes]] = []
+        if self._server_header and not any(name == b"server" for name, _ in self._extra):
+            headers.append((b"server", b"uvicorn"))
+        if self._date_header:
+            headers.append((b"date", formatdate(usegmt=True).encode("ascii")))
+        headers.extend(self._extra)
+        self.default_headers = headers
+        self.encoded_default_headers = _encode(headers)
+
+    def default_headers_without(self, server: bool, date: bool) -> bytes:
+        """The default block minus the names the app set itself (the app wins)."""
+        drop = {b"server"} if server else set()
+        if date:
+            drop.add(b"date")
+        return _encode([(n, v) for n, v in self.default_headers if n not in drop])
+
+
+def _encode(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)

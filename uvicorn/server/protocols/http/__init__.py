@@ -1,0 +1,1 @@
+"""The HTTP/1.1 core: one connection and one request cycle over sans-IO parser backends."""

@@ -1,0 +1,43 @@
+"""The two seams between the connection core and a parser backend.
+
+A backend is sans-IO: :meth:`HTTPBackend.feed` takes bytes and calls the sink
+synchronously, in order, for everything those bytes complete. It never writes,
+never schedules and never decides keep-alive: the connection core does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from uvicorn.server.protocols.http.head import RequestHead
+
+
+class RequestSink(Protocol):
+    """Implemented once, by ``HTTPConnection``."""
+
+    def on_head(self, head: RequestHead) -> None:
+        """A complete, validated request head; its body (if any) follows."""
+
+    def on_body(self, chunk: bytes) -> None:
+        """A piece of the current request's body (never empty)."""
+
+    def on_end(self) -> None:
+        """The current request is complete. The backend keeps parsing only if
+        ``head.keep_alive`` was true; otherwise it ignores further bytes."""
+
+    def on_error(self, status: int, reason: str) -> None:
+        """The bytes cannot be served: answer ``status`` and close. The backend
+        ignores everything fed after this call."""
+
+
+class HTTPBackend(Protocol):
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``, calling the sink for every event it completes."""
+
+    def stop(self) -> None:
+        """Ignore all further input (the connection is being closed or upgraded)."""
+
+
+class BackendFactory(Protocol):
+    def __call__(self, sink: RequestSink, max_incomplete_event_size: int) -> HTTPBackend: ...

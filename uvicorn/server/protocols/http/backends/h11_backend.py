@@ -1,0 +1,105 @@
+"""Request parsing with h11, used as a pure parser.
+
+h11 is a full HTTP state machine and will not parse a second request until it
+has seen our response to the first. Responses here are serialised by the core
+(``framing.py``), so instead of showing h11 a response it never writes, a fresh
+``h11.Connection`` takes over the bytes left after each request
+(``trailing_data``): pipelined requests parse at once, in order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import h11
+
+from uvicorn.server.protocols.http.head import HeadError, build_head
+
+if TYPE_CHECKING:
+    from uvicorn.server.protocols.http.backends.base import RequestSink
+
+__all__ = ["H11Backend"]
+
+_NEED_DATA = h11.NEED_DATA
+_PAUSED = h11.PAUSED
+_Request = h11.Request
+_Data = h11.Data
+_EndOfMessage = h11.EndOfMessage
+
+
+class H11Backend:
+    __slots__ = ("_conn", "_keep_alive", "_max_size", "_sink", "_stopped")
+
+    def __init__(self, sink: RequestSink, max_incomplete_event_size: int) -> None:
+        self._sink = sink
+        self._max_size = max_incomplete_event_size
+        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_incomplete_event_size)
+        self._stopped = False
+        self._keep_alive = True
+
+    def feed(self, data: bytes) -> None:
+        if self._stopped:
+            return
+        conn = self._conn
+        conn.receive_data(data)
+        sink = self._sink
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._stopped = True
+                status = exc.error_status_hint
+                sink.on_error(status, _reason(status, exc))
+                return
+            if event is _NEED_DATA:
+                return
+            event_type = type(event)
+            if event_type is _Data:
+                sink.on_body(event.data)  # type: ignore[union-attr]
+            elif event_type is _Request:
+                try:
+                    head = build_head(
+                        event.method.decode("ascii"),  # type: ignore[union-attr]
+                        event.target,  # type: ignore[union-attr]
+                        event.http_version.decode("ascii"),  # type: ignore[union-attr]
+                        list(event.headers),  # type: ignore[union-attr]
+                    )
+                except HeadError as exc:
+                    self._stopped = True
+                    sink.on_error(exc.status, exc.reason)
+                    return
+                self._keep_alive = head.keep_alive
+                sink.on_head(head)
+            elif event_type is _EndOfMessage:
+                if not self._keep_alive:
+                    self._stopped = True
+                    sink.on_end()
+                    return
+                trailing, _closed = conn.trailing_data
+                conn = self._conn = h11.Connection(
+                    h11.SERVER, max_incomplete_event_size=self._max_size
+                )
+                sink.on_end()
+                if self._stopped:
+                    return
+                if trailing:
+                    conn.receive_data(trailing)
+                else:
+                    return
+            elif event is _PAUSED:
+                return
+            else:  # ConnectionClosed: the core learns of it through connection_lost
+                return
+
+    def stop(self) -> None:
+        self._stopped = True
+
+
+def _reason(status: int, exc: h11.RemoteProtocolError) -> str:
+    if status == 431:
+        return "Request header fields too large."
+    if status == 501:
+        return "Unsupported Transfer-Encoding."
+    return (
+        f"Invalid HTTP request received ({exc})." if exc.args else "Invalid HTTP request received."
+    )

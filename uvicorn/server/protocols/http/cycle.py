@@ -1,0 +1,393 @@
+"""One request/response exchange: the only place that speaks ASGI ``http.*``.
+
+The response side is a small state machine (:class:`ResponseState`)::
+
+    START --http.response.start--> BODY --body, more_body=False--> DONE
+                                     |                              ^
+                                     +--(trailers=True)--> TRAILERS-+
+
+Any message out of turn is an app error: it is raised from ``send`` so the app
+sees it, and the cycle answers 500 (before the response started) or closes the
+connection (after). The request side is a buffer the connection fills and
+``receive`` drains; once the body is delivered, ``receive`` waits for the
+response to finish or the client to leave and then reports ``http.disconnect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from uvicorn.server.protocols.http.framing import (
+    CONTINUE,
+    LAST_CHUNK,
+    encode_chunk,
+    encode_headers,
+    encode_trailers,
+    error_response,
+    status_line,
+)
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application, Message, Scope
+    from uvicorn.server.protocols.http.connection import HTTPConnection
+    from uvicorn.server.protocols.http.framing import ResponseHeaders
+    from uvicorn.server.protocols.http.head import RequestHead
+
+__all__ = ["RequestCycle", "ResponseState"]
+
+logger = logging.getLogger("uvicorn.error")
+
+
+class ResponseState(enum.IntEnum):
+    START = 0  # waiting for http.response.start
+    BODY = 1  # head accepted; http.response.body (or pathsend) expected
+    TRAILERS = 2  # final body sent; http.response.trailers expected
+    DONE = 3  # response complete; further messages are errors
+
+
+_START = ResponseState.START
+_BODY = ResponseState.BODY
+_TRAILERS = ResponseState.TRAILERS
+_DONE = ResponseState.DONE
+
+# Framing of the body being sent.
+_FRAME_LENGTH = 0  # Content-Length known (declared or computed)
+_FRAME_CHUNKED = 1
+_FRAME_CLOSE = 2  # HTTP/1.0 stream: the close marks the end
+_FRAME_NONE = 3  # HEAD, 1xx, 204, 304: no body on the wire
+
+_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+_LARGE_BODY = 65536
+HIGH_WATER = 65536  # request body bytes buffered before reading pauses
+
+
+class RequestCycle:
+    __slots__ = (
+        "body",
+        "body_complete",
+        "body_delivered",
+        "body_size",
+        "buffered",
+        "conn",
+        "content_remaining",
+        "disconnected",
+        "expect_continue",
+        "framing",
+        "head",
+        "keep_alive",
+        "no_body",
+        "pending",
+        "response_bytes",
+        "scope",
+        "started_at",
+        "state",
+        "status",
+        "task",
+        "trailers",
+        "waiter",
+    )
+
+    def __init__(self, conn: HTTPConnection, head: RequestHead, scope: Scope) -> None:
+        self.conn = conn
+        self.head = head
+        self.scope = scope
+        self.state = _START
+        self.keep_alive = head.keep_alive
+        self.expect_continue = head.expect_continue
+        self.body: list[bytes] = []
+        self.buffered = 0
+        self.body_size = 0
+        self.body_complete = False
+        self.body_delivered = False
+        self.disconnected = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.status = 0
+        self.response_bytes = 0
+        self.pending: ResponseHeaders | None = None
+        self.framing = _FRAME_LENGTH
+        self.content_remaining = -1
+        self.no_body = head.method == "HEAD"
+        self.started_at = 0.0
+        self.trailers = False
+
+    # fed by the connection ------------------------------------------------
+
+    def feed_body(self, chunk: bytes) -> None:
+        if self.state is _DONE or self.disconnected:
+            return  # nobody will read it
+        self.body.append(chunk)
+        self.buffered += len(chunk)
+        self.body_size += len(chunk)
+        self._wake()
+
+    def end_body(self) -> None:
+        self.body_complete = True
+        self._wake()
+
+    def lost(self) -> None:
+        """The client went away: receive() reports a disconnect, send() is a no-op."""
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # the ASGI side ----------------------------------------------------------
+
+    async def run(self, app: ASGI3Application) -> None:
+        conn = self.conn
+        try:
+            result: object = await app(self.scope, self.receive, self.send)  # type: ignore[func-returns-value]
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            if isinstance(exc, asyncio.CancelledError) and self.disconnected:
+                pass
+            else:
+                logger.error("Exception in ASGI application\n", exc_info=exc)
+            if self.state is _START and not self.disconnected:
+                self._send_error(500, "Internal Server Error")
+            elif self.state is not _DONE:
+                conn.abort_cycle(self)
+        else:
+            if result is not None:
+                logger.error("ASGI callable should return None, but returned %r.", result)
+            if self.state is _START:
+                if not self.disconnected:
+                    logger.error("ASGI callable returned without starting response.")
+                    self._send_error(500, "Internal Server Error")
+            elif self.state is not _DONE and not self.disconnected:
+                logger.error("ASGI callable returned without completing response.")
+                conn.abort_cycle(self)
+        finally:
+            if self.task is not None:
+                conn.state.tasks.discard(self.task)
+                self.task = None
+
+    async def receive(self) -> Message:
+        if self.expect_continue:
+            self.expect_continue = False
+            if self.state is _START and not self.disconnected and not self.body_complete:
+                self.conn.write(CONTINUE)
+        while True:
+            if self.disconnected:
+                return _DISCONNECT
+            if self.body:
+                if len(self.body) == 1:
+                    data = self.body[0]
+                else:
+                    data = b"".join(self.body)
+                self.body = []
+                was_over = self.buffered > HIGH_WATER
+                self.buffered = 0
+                if was_over:
+                    self.conn.body_drained(self)
+                more = not self.body_complete
+                if not more:
+                    self.body_delivered = True
+                return {"type": "http.request", "body": data, "more_body": more}
+            if self.body_complete and not self.body_delivered:
+                self.body_delivered = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if self.state is _DONE and self.body_delivered:
+                return _DISCONNECT
+            waiter = self.waiter = self.conn.loop.create_future()
+            await waiter
+
+    async def send(self, message: Message) -> None:
+        state = self.state
+        mtype = message["type"]
+        if state is _BODY and mtype == "http.response.body":
+            if self.disconnected:
+                return
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if self.pending is not None:
+                self._write_first(body, more)
+            elif body:
+                self._write_body(body)
+            if not more:
+                self._finish_body()
+            if self.conn.write_paused:
+                await self.conn.drain()
+        elif state is _START:
+            if mtype != "http.response.start":
+                raise RuntimeError(
+                    f"Expected ASGI message 'http.response.start', but got '{mtype}'."
+                )
+            self._start(message)
+        elif state is _BODY and mtype == "http.response.pathsend":
+            await self._pathsend(message)
+        elif state is _TRAILERS:
+            if mtype != "http.response.trailers":
+                raise RuntimeError(
+                    f"Expected ASGI message 'http.response.trailers', but got '{mtype}'."
+                )
+            if message.get("more_trailers", False):
+                raise RuntimeError("'more_trailers' is not supported; send all trailers at once.")
+            if self.disconnected:
+                return
+            if self.framing == _FRAME_CHUNKED:
+                self.conn.write(encode_trailers(message.get("headers", ())))
+            self._complete()
+        elif state is _DONE:
+            if self.disconnected:
+                return
+            raise RuntimeError(
+                f"Unexpected ASGI message '{mtype}' sent, after response already completed."
+            )
+        else:
+            raise RuntimeError(f"Expected ASGI message 'http.response.body', but got '{mtype}'.")
+
+    # response internals -------------------------------------------------------
+
+    def _start(self, message: Message) -> None:
+        status = message["status"]
+        headers = encode_headers(message.get("headers", ()))
+        status_line(status)  # validates the status before anything is written
+        self.status = status
+        self.pending = headers
+        self.expect_continue = False
+        self.state = _BODY
+        self.trailers = bool(message.get("trailers", False))
+
+    def _head(self, headers: ResponseHeaders, framing_line: bytes) -> bytes:
+        conn = self.conn
+        if headers.close:
+            self.keep_alive = False
+        defaults = conn.default_headers(headers.has_server, headers.has_date)
+        if not self.keep_alive:
+            connection = b"connection: close\r\n"
+        elif self.head.http_version == "1.0":
+            connection = b"connection: keep-alive\r\n"
+        else:
+            connection = b""
+        return b"".join(
+            (status_line(self.status), defaults, headers.encoded, framing_line, connection, b"\r\n")
+        )
+
+    def _write_first(self, body: bytes, more: bool) -> None:
+        headers = self.pending
+        assert headers is not None
+        self.pending = None
+        status = self.status
+        if self.no_body or status < 200 or status == 204 or status == 304:
+            self.framing = _FRAME_NONE
+            if headers.chunked and not self.no_body:
+                headers.chunked = False
+            framing_line = b""
+            if self.no_body and headers.content_length is None and not more and not headers.chunked:
+                framing_line = b"content-length: %d\r\n" % len(body)
+            elif headers.chunked:
+                framing_line = b"transfer-encoding: chunked\r\n"
+            self.conn.write(self._head(headers, framing_line))
+            return
+        if headers.content_length is not None:
+            self.framing = _FRAME_LENGTH
+            self.content_remaining = headers.content_length
+            head = self._head(headers, b"")
+            self._write_with_head(head, body, counted=True)
+            return
+        if not more and not headers.chunked and not self.trailers:
+            self.framing = _FRAME_LENGTH
+            self.content_remaining = len(body)
+            head = self._head(headers, b"content-length: %d\r\n" % len(body))
+            self._write_with_head(head, body, counted=True)
+            return
+        if self.head.http_version == "1.0":
+            self.framing = _FRAME_CLOSE
+            self.keep_alive = False
+            self._write_with_head(self._head(headers, b""), body, counted=False)
+            return
+        self.framing = _FRAME_CHUNKED
+        head = self._head(headers, b"transfer-encoding: chunked\r\n")
+        self.response_bytes += len(body)
+        self.conn.write(head + encode_chunk(body) if body else head)
+
+    def _write_with_head(self, head: bytes, body: bytes, counted: bool) -> None:
+        if counted:
+            self._count(len(body))
+        else:
+            self.response_bytes += len(body)
+        if len(body) < _LARGE_BODY:
+            self.conn.write(head + body if body else head)
+        else:
+            self.conn.write(head)
+            self.conn.write(body)
+
+    def _count(self, size: int) -> None:
+        remaining = self.content_remaining - size
+        if remaining < 0:
+            raise RuntimeError("Response content longer than Content-Length")
+        self.content_remaining = remaining
+        self.response_bytes += size
+
+    def _write_body(self, body: bytes) -> None:
+        framing = self.framing
+        if framing == _FRAME_LENGTH:
+            self._count(len(body))
+            self.conn.write(body)
+        elif framing == _FRAME_CHUNKED:
+            self.response_bytes += len(body)
+            self.conn.write(encode_chunk(body))
+        elif framing == _FRAME_CLOSE:
+            self.response_bytes += len(body)
+            self.conn.write(body)
+
+    def _finish_body(self) -> None:
+        framing = self.framing
+        if self.trailers:
+            self.state = _TRAILERS  # the last chunk goes out with the trailers
+            return
+        if framing == _FRAME_CHUNKED:
+            self.conn.write(LAST_CHUNK)
+        elif framing == _FRAME_LENGTH and self.content_remaining > 0:
+            self.keep_alive = False
+            self.state = _DONE
+            self.conn.abort_cycle(self)
+            raise RuntimeError("Response content shorter than Content-Length")
+        self._complete()
+
+    def _complete(self) -> None:
+        self.state = _DONE
+        self._wake()
+        self.conn.cycle_complete(self)
+
+    async def _pathsend(self, message: Message) -> None:
+        path = message["path"]
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            headers = self.pending
+            if headers is not None and headers.content_length is None and not headers.chunked:
+                headers.encoded += b"content-length: %d\r\n" % size
+                headers.content_length = size
+            if self.pending is not None:
+                self._write_first(b"", True)
+            if self.framing == _FRAME_NONE or self.disconnected:
+                self._finish_body()
+                return
+            if self.framing == _FRAME_LENGTH:
+                self._count(size)
+            else:
+                self.response_bytes += size
+            await self.conn.send_file(file, size, chunked=self.framing == _FRAME_CHUNKED)
+        self._finish_body()
+
+    def _send_error(self, status: int, message: str) -> None:
+        """Answer with a plain error response and close (no keep-alive after an error)."""
+        self.keep_alive = False
+        self.status = status
+        self.state = _DONE
+        self.pending = None
+        self._wake()
+        self.conn.write(error_response(status, message, self.conn.default_headers(False, False)))
+        self.conn.cycle_complete(self)

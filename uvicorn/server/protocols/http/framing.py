@@ -1,0 +1,142 @@
+"""Response serialisation, done once for both backends.
+
+The status line table and the default header block are pre-encoded, so a typical
+response head is built with one ``join`` over the app's headers. Framing follows
+RFC 9112 §6: a declared Content-Length is honoured (and enforced); a response
+whose whole body arrives in its first body message gets a Content-Length; a
+streamed body is sent chunked to HTTP/1.1 clients and close-delimited to
+HTTP/1.0 ones. HEAD responses and 1xx/204/304 carry no body.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+__all__ = [
+    "CONTINUE",
+    "STATUS_LINES",
+    "ResponseHeaders",
+    "encode_chunk",
+    "encode_headers",
+    "error_response",
+    "status_line",
+]
+
+STATUS_LINES: dict[int, bytes] = {
+    int(status): b"HTTP/1.1 %d %s\r\n" % (status, status.phrase.encode("ascii"))
+    for status in HTTPStatus
+}
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+
+# RFC 9110 §5.1: field-name = token; §5.5: field values never carry CR, LF or NUL.
+_is_token = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
+_has_bad_value_byte = re.compile(rb"[\x00\r\n]").search
+
+
+def status_line(status: int) -> bytes:
+    line = STATUS_LINES.get(status)
+    if line is None:
+        if not isinstance(status, int) or not 100 <= status <= 999:
+            raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
+        line = b"HTTP/1.1 %d \r\n" % status
+    return line
+
+
+class ResponseHeaders:
+    """What the app's header list says about framing, and its encoded bytes."""
+
+    __slots__ = ("chunked", "close", "content_length", "encoded", "has_date", "has_server")
+
+    def __init__(self) -> None:
+        self.encoded = b""
+        self.content_length: int | None = None
+        self.chunked = False
+        self.close = False
+        self.has_server = False
+        self.has_date = False
+
+
+def encode_headers(headers: Any) -> ResponseHeaders:
+    """Validate and encode the app's headers (an iterable of byte pairs).
+
+    Raises RuntimeError on anything that could split the response or break its
+    framing; the cycle turns that into a 500 and a logged traceback.
+    """
+    result = ResponseHeaders()
+    parts: list[bytes] = []
+    append = parts.append
+    for name, value in headers:
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise RuntimeError(
+                f"Invalid HTTP header {(name, value)!r}: names and values must be bytes."
+            )
+        if _is_token(name) is None:
+            raise RuntimeError(f"Invalid HTTP header name {name!r}.")
+        if _has_bad_value_byte(value) is not None:
+            raise RuntimeError(f"Invalid HTTP header value {value!r}.")
+        lower = name.lower()
+        first = lower[:1]
+        if first == b"c":
+            if lower == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = -1
+                if length < 0 or (
+                    result.content_length is not None and result.content_length != length
+                ):
+                    raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
+                result.content_length = length
+            elif lower == b"connection":
+                if b"close" in value.lower():
+                    result.close = True
+        elif first == b"t":
+            if lower == b"transfer-encoding":
+                if value.strip().lower() != b"chunked":
+                    raise RuntimeError(
+                        f"Unsupported Transfer-Encoding {value!r} in response; "
+                        "only chunked is implemented."
+                    )
+                result.chunked = True
+                continue  # written by the framing code, once
+        elif first == b"s":
+            if lower == b"server":
+                result.has_server = True
+        elif first == b"d" and lower == b"date":
+            result.has_date = True
+        append(name)
+        append(b": ")
+        append(value)
+        append(b"\r\n")
+    if result.chunked and result.content_length is not None:
+        raise RuntimeError("Response has both Content-Length and Transfer-Encoding headers.")
+    result.encoded = b"".join(parts)
+    return result
+
+
+def encode_chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def encode_trailers(headers: Any) -> bytes:
+    encoded = encode_headers(headers)
+    return b"0\r\n" + encoded.encoded + b"\r\n"
+
+
+def error_response(status: int, message: str, default_headers: bytes) -> bytes:
+    """A complete plain-text response that also announces the close."""
+    body = message.encode("utf-8")
+    return b"".join(
+        (
+            status_line(status),
+            default_headers,
+            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+            body,
+        )
+    )

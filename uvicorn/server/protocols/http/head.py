@@ -1,0 +1,215 @@
+"""The request head both HTTP backends build, and the checks one parser skips.
+
+Both backends hand the connection core a :class:`RequestHead` built by
+:func:`build_head` from the same raw pieces (method, target, version, lower-cased
+header pairs), so the framing decisions (keep-alive, 100-continue, upgrade, body
+framing) are made here once, never in a backend.
+
+The checks follow RFC 9112. A head that fails one is answered with the status in
+the :class:`HeadError` and the connection is closed before the app sees anything:
+
+* "A sender MUST NOT send a Content-Length header field in any message that
+  contains a Transfer-Encoding header field" (§6.2), and a server that receives
+  both "ought to handle the message as an error", because that is how requests
+  are smuggled past a proxy.
+* "If a message is received without Transfer-Encoding and with an invalid
+  Content-Length header field, then the message framing is invalid and the
+  recipient MUST treat it as an unrecoverable error" (§6.3).
+* "A server that receives a request message with a transfer coding it does not
+  understand SHOULD respond with 501 (Not Implemented)" (§6.1); the only coding
+  served here is a single, final ``chunked``.
+* "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+  request message that lacks a Host header field and to any request message that
+  contains more than one Host header field" (RFC 9112 §3.2).
+"""
+
+from __future__ import annotations
+
+__all__ = ["HeadError", "RequestHead", "build_head"]
+
+_MAX_CONTENT_LENGTH_DIGITS = 19  # fits in a signed 64-bit integer
+
+
+class HeadError(Exception):
+    """A request head that must be refused: answer ``status`` and close."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class RequestHead:
+    """One parsed request line and header block, framing already decided."""
+
+    __slots__ = (
+        "chunked",
+        "content_length",
+        "expect_continue",
+        "headers",
+        "http_version",
+        "keep_alive",
+        "method",
+        "query_string",
+        "raw_path",
+        "target",
+        "upgrade",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        target: bytes,
+        raw_path: bytes,
+        query_string: bytes,
+        http_version: str,
+        headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+        expect_continue: bool,
+        upgrade: bytes | None,
+        content_length: int | None,
+        chunked: bool,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.raw_path = raw_path
+        self.query_string = query_string
+        self.http_version = http_version
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.upgrade = upgrade
+        self.content_length = content_length
+        self.chunked = chunked
+
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or bool(self.content_length)
+
+
+def split_target(target: bytes) -> tuple[bytes, bytes]:
+    """Split a request target into (raw_path, query_string).
+
+    Origin-form (``/a?b``) is the common case. Absolute-form
+    (``http://host/a?b``) must be accepted by a server (RFC 9112 §3.2.2); its
+    path is what the app sees. Asterisk-form (``*``, for OPTIONS) stays as is.
+    """
+    if target[:1] != b"/" and b"://" in target[:16]:
+        rest = target.split(b"://", 1)[1]
+        slash = rest.find(b"/")
+        question = rest.find(b"?")
+        if slash == -1 or (question != -1 and question < slash):
+            target = b"/" + (rest[question:] if question != -1 else b"")
+        else:
+            target = rest[slash:]
+    path, _, query = target.partition(b"?")
+    fragment = path.find(b"#")
+    if fragment != -1:
+        path = path[:fragment]
+    else:
+        fragment = query.find(b"#")
+        if fragment != -1:
+            query = query[:fragment]
+    return path, query
+
+
+def _parse_content_length(value: bytes) -> int:
+    value = value.strip(b" \t")
+    if not value.isdigit() or len(value) > _MAX_CONTENT_LENGTH_DIGITS:
+        raise HeadError(400, "Invalid Content-Length header.")
+    return int(value)
+
+
+def build_head(
+    method: str,
+    target: bytes,
+    http_version: str,
+    headers: list[tuple[bytes, bytes]],
+) -> RequestHead:
+    """Decide framing and connection handling for one request head.
+
+    ``headers`` hold lower-cased names. Raises :class:`HeadError` for heads that
+    RFC 9112 says must not be served.
+    """
+    if http_version != "1.1" and http_version != "1.0":
+        raise HeadError(505, "Unsupported HTTP version.")
+    if method == "CONNECT":
+        raise HeadError(400, "CONNECT is not served here.")
+    content_length: int | None = None
+    transfer_encoding: bytes | None = None
+    connection: bytes | None = None
+    expect: bytes | None = None
+    upgrade: bytes | None = None
+    hosts = 0
+    for name, value in headers:
+        first = name[:1]
+        if first == b"c":
+            if name == b"content-length":
+                if content_length is not None:
+                    raise HeadError(400, "Repeated Content-Length header.")
+                content_length = _parse_content_length(value)
+            elif name == b"connection":
+                connection = value if connection is None else connection + b"," + value
+        elif first == b"h":
+            if name == b"host":
+                hosts += 1
+        elif first == b"t":
+            if name == b"transfer-encoding":
+                if transfer_encoding is not None:
+                    transfer_encoding += b"," + value
+                else:
+                    transfer_encoding = value
+        elif first == b"e":
+            if name == b"expect":
+                expect = value
+        elif first == b"u" and name == b"upgrade":
+            upgrade = value
+
+    if http_version == "1.1":
+        if hosts != 1:
+            raise HeadError(400, "Missing Host header." if hosts == 0 else "Repeated Host header.")
+    elif hosts > 1:
+        raise HeadError(400, "Repeated Host header.")
+
+    chunked = False
+    if transfer_encoding is not None:
+        if content_length is not None:
+            raise HeadError(400, "Both Content-Length and Transfer-Encoding headers.")
+        if http_version == "1.0":
+            raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request.")
+        if transfer_encoding.strip(b" \t").lower() != b"chunked":
+            raise HeadError(501, "Unsupported Transfer-Encoding.")
+        chunked = True
+
+    if connection is None:
+        keep_alive = http_version == "1.1"
+        has_upgrade_token = False
+    else:
+        tokens = {token.strip(b" \t") for token in connection.lower().split(b",")}
+        if http_version == "1.1":
+            keep_alive = b"close" not in tokens
+        else:
+            keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+        has_upgrade_token = b"upgrade" in tokens
+    if not has_upgrade_token:
+        upgrade = None
+
+    expect_continue = (
+        expect is not None
+        and http_version == "1.1"
+        and expect.strip(b" \t").lower() == b"100-continue"
+    )
+    raw_path, query_string = split_target(target)
+    return RequestHead(
+        method,
+        target,
+        raw_path,
+        query_string,
+        http_version,
+        headers,
+        keep_alive,
+        expect_continue,
+        upgrade.lower() if upgrade is not None else None,
+        content_length,
+        chunked,
+    )

@@ -1,0 +1,48 @@
+"""``uvicorn.run``: the Python twin of the command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from uvicorn.server.config import Config
+from uvicorn.server.loading import STARTUP_FAILURE
+from uvicorn.server.server import Server
+
+__all__ = ["run"]
+
+logger = logging.getLogger("uvicorn.error")
+
+
+def run(app: Any, **kwargs: Any) -> None:
+    """Serve ``app`` (a callable or ``"module:attribute"``) with any option as a keyword.
+
+    Exits with status 3 when the app cannot be loaded or its lifespan startup fails.
+    """
+    config = Config(app, **kwargs)
+    server = Server(config=config)
+    if config.workers > 1 and not isinstance(app, str):
+        logger.warning(
+            "You must pass the application as an import string to enable 'reload' or 'workers'."
+        )
+        sys.exit(1)
+    try:
+        if config.workers > 1:
+            from uvicorn.server.supervisors.multiprocess import Multiprocess
+
+            sock = config.bind_socket()
+            supervisor = Multiprocess(config, sockets=[sock])
+            supervisor.run()
+            if supervisor.exit_code:
+                sys.exit(supervisor.exit_code)
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if config.uds and os.path.exists(config.uds):
+            os.remove(config.uds)
+    if config.workers == 1 and not server.started:
+        sys.exit(STARTUP_FAILURE)

@@ -1,0 +1,304 @@
+"""``Server``: serve sockets in one process, from start-up to graceful shutdown.
+
+Processes and signals beyond this one process belong to the supervisors; this
+class only binds (or adopts) sockets, runs the lifespan, ticks once every 0.1 s
+(date header, notifications, the max-requests limit, exit requests) and, on the
+way out, lets in-flight requests finish within ``--timeout-graceful-shutdown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Generator, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from uvicorn.server.protocols.context import ServerState
+from uvicorn.server.protocols.http.connection import HTTPConnection
+from uvicorn.server.sockets import log_listening, socket_from_fd
+
+if TYPE_CHECKING:
+    from uvicorn.adapters.lifespan import Lifespan
+    from uvicorn.server.config import Config
+
+__all__ = ["HANDLED_SIGNALS", "Server", "ServerState"]
+
+logger = logging.getLogger("uvicorn.error")
+
+HANDLED_SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+if sys.platform == "win32":  # pragma: no cover
+    HANDLED_SIGNALS += (signal.SIGBREAK,)  # type: ignore[attr-defined]
+
+_DEFAULT_HANDLERS: tuple[Any, ...] = (
+    signal.SIG_DFL,
+    signal.SIG_IGN,
+    signal.default_int_handler,
+    None,
+)
+
+
+def run_with_loop(
+    main: Coroutine[Any, Any, None],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None,
+) -> None:
+    """``asyncio.run`` with a loop factory, on every supported Python."""
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main)
+        return
+    loop = loop_factory() if loop_factory is not None else asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main)
+    finally:
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+class Server:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.server_state = ServerState(
+            server_header=config.server_header,
+            date_header=config.date_header,
+            headers=[
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in config.headers
+            ],
+        )
+        self.started = False
+        self.should_exit = False
+        self.force_exit = False
+        self.last_notified = 0.0
+        self.servers: list[asyncio.base_events.Server] = []
+        self.lifespan: Lifespan
+        self._captured_signals: list[int] = []
+        self._date_second = 0
+        self.limit_max_requests: int | None = None
+        if config.limit_max_requests is not None:
+            self.limit_max_requests = config.limit_max_requests + random.randint(
+                0, config.limit_max_requests_jitter
+            )
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        run_with_loop(self.serve(sockets=sockets), self.config.get_loop_factory())
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        with self.capture_signals():
+            await self._serve(sockets)
+
+    async def _serve(self, sockets: list[socket.socket] | None = None) -> None:
+        process_id = os.getpid()
+        config = self.config
+        if not config.loaded:
+            config.load()
+        self.lifespan = config.make_lifespan()
+        logger.info(
+            "Started server process [%d]",
+            process_id,
+            extra={"color_message": f"Started server process [\x1b[36m{process_id}\x1b[0m]"},
+        )
+        await self.startup(sockets=sockets)
+        if self.should_exit:
+            return
+        await self.main_loop()
+        await self.shutdown(sockets=sockets)
+        logger.info(
+            "Finished server process [%d]",
+            process_id,
+            extra={"color_message": f"Finished server process [\x1b[36m{process_id}\x1b[0m]"},
+        )
+
+    # start-up -----------------------------------------------------------------------
+
+    def _protocol_factory(self) -> Any:
+        config = self.config
+        state = self.server_state
+        app_state = self.lifespan.state
+        custom = config.http_protocol_class
+        if custom is not None:
+
+            def create_custom(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+                return custom(  # type: ignore[call-arg]
+                    config=config, server_state=state, app_state=app_state, _loop=_loop
+                )
+
+            return create_custom
+        context = config.context
+
+        def create(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            return HTTPConnection(context, state, app_state, _loop)
+
+        return create
+
+    async def startup(self, sockets: Sequence[socket.socket] | None = None) -> None:
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            self.should_exit = True
+            return
+        config = self.config
+        loop = asyncio.get_running_loop()
+        create_protocol = self._protocol_factory()
+        listeners: list[socket.socket] = []
+        try:
+            if sockets is not None:
+                for sock in sockets:
+                    server = await loop.create_server(
+                        create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
+                    )
+                    self.servers.append(server)
+                    listeners.append(sock)
+            elif config.fd is not None:
+                sock = socket_from_fd(config.fd)
+                server = await loop.create_server(
+                    create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
+                )
+                self.servers.append(server)
+                listeners.extend(server.sockets)
+            elif config.uds is not None:
+                mode = os.stat(config.uds).st_mode if os.path.exists(config.uds) else 0o666
+                server = await loop.create_unix_server(
+                    create_protocol, path=config.uds, ssl=config.ssl, backlog=config.backlog
+                )
+                os.chmod(config.uds, mode & 0o777)
+                self.servers.append(server)
+                listeners.extend(server.sockets)
+            else:
+                server = await loop.create_server(
+                    create_protocol,
+                    host=config.host,
+                    port=config.port,
+                    ssl=config.ssl,
+                    backlog=config.backlog,
+                    reuse_address=True,
+                )
+                self.servers.append(server)
+                listeners.extend(server.sockets)
+        except OSError as exc:
+            logger.error(exc)
+            await self.lifespan.shutdown()
+            sys.exit(1)
+        if sockets is None:
+            scheme = "https" if config.is_ssl else "http"
+            for sock in listeners:
+                log_listening(sock, scheme)
+        self.started = True
+
+    # serving -----------------------------------------------------------------------------
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.1)
+            should_exit = await self.on_tick(counter)
+
+    async def on_tick(self, counter: int) -> bool:
+        now = time.time()
+        second = int(now)
+        if second != self._date_second:
+            self._date_second = second
+            self.server_state.refresh_date()
+        config = self.config
+        if config.callback_notify is not None and now - self.last_notified > config.timeout_notify:
+            self.last_notified = now
+            await config.callback_notify()
+        if self.should_exit:
+            return True
+        limit = self.limit_max_requests
+        if limit is not None and self.server_state.total_requests >= limit:
+            logger.warning("Maximum request limit of %d exceeded. Terminating process.", limit)
+            return True
+        return False
+
+    # shutdown ---------------------------------------------------------------------------
+
+    async def shutdown(self, sockets: Sequence[socket.socket] | None = None) -> None:
+        logger.info("Shutting down")
+        for server in self.servers:
+            server.close()
+        for sock in sockets or ():
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # type: ignore[attr-defined]
+        await asyncio.sleep(0.1)
+        try:
+            await asyncio.wait_for(
+                self._wait_tasks_to_complete(), timeout=self.config.timeout_graceful_shutdown
+            )
+        except asyncio.TimeoutError:
+            tasks = self.server_state.tasks
+            logger.error(
+                "Cancel %d running task(s), timeout graceful shutdown exceeded", len(tasks)
+            )
+            for task in list(tasks):
+                task.cancel()
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.close()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+    async def _wait_tasks_to_complete(self) -> None:
+        state = self.server_state
+        if state.connections and not self.force_exit:
+            logger.info("Waiting for connections to close. (CTRL+C to force quit)")
+            while state.connections and not self.force_exit:
+                await asyncio.sleep(0.1)
+        if state.tasks and not self.force_exit:
+            logger.info("Waiting for background tasks to complete. (CTRL+C to force quit)")
+            while state.tasks and not self.force_exit:
+                await asyncio.sleep(0.1)
+        for server in self.servers:
+            if not self.force_exit:
+                await server.wait_closed()
+
+    # signals -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """Install exit handlers while serving (main thread only), then restore them.
+
+        A captured signal is re-raised afterwards only when someone else had a
+        handler for it, so an embedding program still hears it; the default
+        handlers (KeyboardInterrupt, termination) are not re-run: the server has
+        already shut down gracefully.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+            for sig in reversed(self._captured_signals):
+                if original.get(sig) not in _DEFAULT_HANDLERS:
+                    signal.raise_signal(sig)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._captured_signals.append(sig)
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True

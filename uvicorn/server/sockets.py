@@ -1,0 +1,70 @@
+"""Listening sockets: TCP (IPv4/IPv6), UNIX domain and inherited file descriptors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from uvicorn.server.config import Config
+
+__all__ = ["bind_config_socket", "describe_listener", "socket_from_fd"]
+
+logger = logging.getLogger("uvicorn.error")
+
+
+def socket_from_fd(fd: int) -> socket.socket:
+    """Wrap an inherited listening socket; its family is read from the fd itself."""
+    return socket.socket(fileno=os.dup(fd))
+
+
+def describe_listener(sock: socket.socket, scheme: str) -> tuple[str, str]:
+    """The 'Uvicorn running on ...' line for one socket (plain, coloured)."""
+    if sock.family == socket.AF_UNIX:
+        text = f"unix socket {sock.getsockname()}"
+        return text, text
+    host, port = sock.getsockname()[:2]
+    if sock.family == socket.AF_INET6:
+        host = f"[{host}]"
+    url = f"{scheme}://{host}:{port}"
+    return url, f"\x1b[1m{url}\x1b[0m"
+
+
+def log_listening(sock: socket.socket, scheme: str) -> None:
+    text, coloured = describe_listener(sock, scheme)
+    logger.info(
+        "Uvicorn running on %s (Press CTRL+C to quit)",
+        text,
+        extra={"color_message": f"Uvicorn running on {coloured} (Press CTRL+C to quit)"},
+    )
+
+
+def bind_config_socket(config: Config) -> socket.socket:
+    """Bind the socket a supervisor shares with its workers, and say where it listens."""
+    if config.uds:
+        path = config.uds
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, 0o666)
+        except OSError as exc:
+            logger.error(exc)
+            raise SystemExit(1) from None
+    elif config.fd is not None:
+        sock = socket_from_fd(config.fd)
+    else:
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((config.host, config.port))
+        except OSError as exc:
+            logger.error(exc)
+            raise SystemExit(1) from None
+    if config.fd is None:
+        sock.listen(config.backlog)  # accept into the backlog before any worker is up
+    sock.set_inheritable(True)
+    log_listening(sock, "https" if config.is_ssl else "http")
+    return sock

@@ -1,0 +1,1 @@
+"""Supervisors own processes and signals; they never see a request."""
