@@ -34,6 +34,7 @@ class TrustedHosts:
         self.addresses: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
         self.networks: list[_Network] = []
         self.literals: set[str] = set()
+        self._cache: dict[str, bool] = {}  # peer address -> trusted; parsing costs more
         for item in items:
             if item == "*":
                 continue
@@ -50,6 +51,14 @@ class TrustedHosts:
             return True
         if not isinstance(host, str):
             return False
+        cached = self._cache.get(host)
+        if cached is None:
+            cached = self._cache[host] = self._compute(host)
+            if len(self._cache) > 4096:  # a proxy fleet is small; a scan is not
+                self._cache.clear()
+        return cached
+
+    def _compute(self, host: str) -> bool:
         try:
             address = ipaddress.ip_address(host)
         except ValueError:

@@ -50,6 +50,15 @@ class Bounded(click.IntRange):
     def _describe_range(self) -> str:
         return ""
 
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.INT.convert(value, param, ctx)
+        if (self.min is not None and number < self.min) or (
+            self.max is not None and number > self.max
+        ):
+            bounds = click.IntRange._describe_range(self)
+            self.fail(f"{number} is not in the range {bounds}.", param, ctx)
+        return number
+
 
 @dataclass(frozen=True)
 class Option:

@@ -113,7 +113,7 @@ class Server:
         logger.info(
             "Started server process [%d]",
             process_id,
-            extra={"color_message": f"Started server process [\x1b[36m{process_id}\x1b[0m]"},
+            extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
         )
         await self.startup(sockets=sockets)
         if self.should_exit:
@@ -123,7 +123,7 @@ class Server:
         logger.info(
             "Finished server process [%d]",
             process_id,
-            extra={"color_message": f"Finished server process [\x1b[36m{process_id}\x1b[0m]"},
+            extra={"color_message": "Finished server process [\x1b[36m%d\x1b[0m]"},
         )
 
     # start-up -----------------------------------------------------------------------

@@ -33,11 +33,13 @@ def describe_listener(sock: socket.socket, scheme: str) -> tuple[str, str]:
 
 
 def log_listening(sock: socket.socket, scheme: str) -> None:
-    text, coloured = describe_listener(sock, scheme)
+    text, _ = describe_listener(sock, scheme)
+    # color_message is a template for the same args (as uvicorn's formatters expect)
+    shown = "%s" if sock.family == socket.AF_UNIX else "\x1b[1m%s\x1b[0m"
     logger.info(
         "Uvicorn running on %s (Press CTRL+C to quit)",
         text,
-        extra={"color_message": f"Uvicorn running on {coloured} (Press CTRL+C to quit)"},
+        extra={"color_message": f"Uvicorn running on {shown} (Press CTRL+C to quit)"},
     )
 
 

@@ -112,7 +112,7 @@ class Multiprocess:
         logger.info(
             "Started parent process [%d]",
             pid,
-            extra={"color_message": f"Started parent process [\x1b[36m{pid}\x1b[0m]"},
+            extra={"color_message": "Started parent process [\x1b[36m%d\x1b[0m]"},
         )
         previous = {sig: signal.signal(sig, self._enqueue) for sig in _SIGNALS}
         try:
@@ -128,7 +128,7 @@ class Multiprocess:
         logger.info(
             "Stopping parent process [%d]",
             pid,
-            extra={"color_message": f"Stopping parent process [\x1b[36m{pid}\x1b[0m]"},
+            extra={"color_message": "Stopping parent process [\x1b[36m%d\x1b[0m]"},
         )
 
     def _spawn_worker(self) -> Worker:

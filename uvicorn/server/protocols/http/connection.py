@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
@@ -32,6 +33,7 @@ __all__ = ["HTTPConnection"]
 logger = logging.getLogger("uvicorn.error")
 
 MAX_PIPELINE = 16  # queued requests parsed ahead before reading pauses
+EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -52,6 +54,7 @@ class HTTPConnection(asyncio.Protocol):
         "read_paused",
         "scheme",
         "server",
+        "starting",
         "state",
         "timer",
         "transport",
@@ -79,6 +82,7 @@ class HTTPConnection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.idle_deadline = 0.0
         self.closed = False
+        self.starting: RequestCycle | None = None  # head parsed, app not yet started
 
     # asyncio.Protocol -------------------------------------------------------
 
@@ -117,6 +121,14 @@ class HTTPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.backend.feed(data)
+        cycle = self.starting
+        if cycle is not None:
+            # Started only once the parser is done with these bytes: the app never
+            # runs inside a parser callback, and a request that arrived whole
+            # (head and body) is complete before the app first looks at it.
+            self.starting = None
+            if not self.closed:
+                self._start(cycle)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -161,7 +173,7 @@ class HTTPConnection(asyncio.Protocol):
             cycle.started_at = self.loop.time()
         self.parsing = cycle
         if self.cycle is None:
-            self._start(cycle)
+            self.cycle = self.starting = cycle
         else:
             self.queue.append(cycle)
             if len(self.queue) >= MAX_PIPELINE:
@@ -190,6 +202,7 @@ class HTTPConnection(asyncio.Protocol):
                 parsing.lost()
                 if parsing.state is ResponseState.START:  # nothing written yet: answer it
                     parsing.status = status
+                    parsing.state = ResponseState.DONE  # an app not yet started never will
                     self._write_error(status, reason)
                 self._close()
                 return
@@ -307,10 +320,15 @@ class HTTPConnection(asyncio.Protocol):
         if ctx.prepare_scope is not None:
             ctx.prepare_scope(cycle.scope)
         coro = cycle.run(ctx.app)
-        if ctx.reset_contextvars:
-            task = contextvars.Context().run(self.loop.create_task, coro)
+        context = contextvars.Context() if ctx.reset_contextvars else None
+        if EAGER_TASKS:
+            # Python 3.12+: the app runs at once, up to its first real wait; a
+            # response that needs no waiting is written without a loop round-trip.
+            task = asyncio.Task(coro, loop=self.loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+            if task.done():
+                return
         else:
-            task = self.loop.create_task(coro)
+            task = self.loop.create_task(coro, context=context)
         cycle.task = task
         self.state.tasks.add(task)
 

@@ -146,6 +146,8 @@ class RequestCycle:
     async def run(self, app: ASGI3Application) -> None:
         conn = self.conn
         try:
+            if self.state is _DONE:
+                return  # refused (broken body framing) before the app could start
             result: object = await app(self.scope, self.receive, self.send)  # type: ignore[func-returns-value]
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -262,10 +264,11 @@ class RequestCycle:
 
     def _head(self, headers: ResponseHeaders, framing_line: bytes) -> bytes:
         conn = self.conn
+        defaults = conn.default_headers(headers.has_server, headers.has_date)
         if headers.close:
             self.keep_alive = False
-        defaults = conn.default_headers(headers.has_server, headers.has_date)
-        if not self.keep_alive:
+            connection = b""  # the app's own header already says it
+        elif not self.keep_alive:
             connection = b"connection: close\r\n"
         elif self.head.http_version == "1.0":
             connection = b"connection: keep-alive\r\n"

@@ -25,9 +25,17 @@ the :class:`HeadError` and the connection is closed before the app sees anything
 
 from __future__ import annotations
 
-__all__ = ["HeadError", "RequestHead", "build_head"]
+__all__ = ["KNOWN_METHODS", "HeadError", "RequestHead", "build_head", "check_raw_head"]
 
 _MAX_CONTENT_LENGTH_DIGITS = 19  # fits in a signed 64-bit integer
+
+# The methods llhttp parses; the h11 backend refuses the rest too, so both backends
+# answer the same bytes alike (an unknown method cannot be routed by either).
+KNOWN_METHODS = frozenset(
+    "DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
+    "SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
+    "SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY".split()
+)
 
 
 class HeadError(Exception):
@@ -132,6 +140,8 @@ def build_head(
     RFC 9112 says must not be served.
     """
     if http_version != "1.1" and http_version != "1.0":
+        if http_version == "0.9":  # "GET /" with no version: not an HTTP/1 request line
+            raise HeadError(400, "Missing HTTP version.")
         raise HeadError(505, "Unsupported HTTP version.")
     if method == "CONNECT":
         raise HeadError(400, "CONNECT is not served here.")
@@ -177,8 +187,9 @@ def build_head(
             raise HeadError(400, "Both Content-Length and Transfer-Encoding headers.")
         if http_version == "1.0":
             raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request.")
-        if transfer_encoding.strip(b" \t").lower() != b"chunked":
-            raise HeadError(501, "Unsupported Transfer-Encoding.")
+        status = transfer_coding_status(transfer_encoding)
+        if status:
+            raise HeadError(status, "Unsupported Transfer-Encoding.")
         chunked = True
 
     if connection is None:
@@ -213,3 +224,53 @@ def build_head(
         content_length,
         chunked,
     )
+
+
+def transfer_coding_status(value: bytes) -> int:
+    """0 for a lone ``chunked``; 400 when chunked is not applied exactly once, last
+    (RFC 9112 §6.3: the framing is then unknowable); 501 for codings not served."""
+    codings = [coding.strip(b" \t").lower() for coding in value.split(b",")]
+    if codings == [b"chunked"]:
+        return 0
+    if codings.count(b"chunked") > 1 or (b"chunked" in codings and codings[-1] != b"chunked"):
+        return 400
+    if b"chunked" not in codings:
+        return 400 if all(coding == b"" for coding in codings) else 501
+    return 501
+
+
+def check_raw_head(raw: bytes) -> None:
+    """Checks that need the head's bytes as they came, before a lenient parser
+    normalises them away (used by the h11 backend; llhttp makes the same checks).
+
+    ``raw`` is the head up to, not including, its final empty line. Refused:
+    line endings other than CRLF, obs-fold (RFC 9112 §5.2: "A server that
+    receives an obs-fold in a request message ... MUST either reject the message
+    by sending a 400"), Content-Length repeated or given as a list, methods
+    neither backend can parse, and Transfer-Encoding values that are not a
+    single final ``chunked``.
+    """
+    lines = raw.split(b"\r\n")
+    request_line = lines[0]
+    if b"\n" in raw.replace(b"\r\n", b"") or b"\r" in raw.replace(b"\r\n", b""):
+        raise HeadError(400, "Invalid line ending in request head.")
+    method = request_line.split(b" ", 1)[0]
+    if method.decode("latin-1") not in KNOWN_METHODS:
+        raise HeadError(400, "Unknown request method.")
+    content_lengths = 0
+    transfer_encodings: list[bytes] = []
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):
+            raise HeadError(400, "Obsolete line folding in request head.")
+        name, _, value = line.partition(b":")
+        name = name.lower()
+        if name == b"content-length":
+            content_lengths += 1
+            if content_lengths > 1 or b"," in value:
+                raise HeadError(400, "Repeated Content-Length header.")
+        elif name == b"transfer-encoding":
+            transfer_encodings.append(value)
+    if transfer_encodings:
+        status = transfer_coding_status(b",".join(transfer_encodings))
+        if status:
+            raise HeadError(status, "Unsupported Transfer-Encoding.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import h11
 
-from uvicorn.server.protocols.http.head import HeadError, build_head
+from uvicorn.server.protocols.http.head import HeadError, build_head, check_raw_head
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.backends.base import RequestSink
@@ -28,7 +28,12 @@ _EndOfMessage = h11.EndOfMessage
 
 
 class H11Backend:
-    __slots__ = ("_conn", "_keep_alive", "_max_size", "_sink", "_stopped")
+    """h11 unfolds obs-fold, merges repeated Content-Length and takes bare LF line
+    endings, all of which llhttp refuses; so each request head is also checked
+    as raw bytes (:func:`check_raw_head`) before h11 sees it complete.
+    """
+
+    __slots__ = ("_conn", "_head", "_keep_alive", "_max_size", "_sink", "_stopped")
 
     def __init__(self, sink: RequestSink, max_incomplete_event_size: int) -> None:
         self._sink = sink
@@ -36,9 +41,36 @@ class H11Backend:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_incomplete_event_size)
         self._stopped = False
         self._keep_alive = True
+        self._head: bytes | None = b""  # bytes of the head being received; None in a body
+
+    def _check_head(self, data: bytes) -> bool:
+        """Accumulate head bytes; once the head is complete, check them raw."""
+        head = self._head = self._head + data  # type: ignore[operator]
+        start = 0
+        while head.startswith(b"\r\n", start):  # RFC 9112 §2.2: leading empty lines
+            start += 2
+        end = head.find(b"\r\n\r\n", start)
+        lf_end = head.find(b"\n\n", start)
+        if lf_end != -1 and (end == -1 or lf_end < end):
+            error = HeadError(400, "Invalid line ending in request head.")
+        elif end == -1:
+            return True
+        else:
+            try:
+                check_raw_head(head[start:end])
+            except HeadError as exc:
+                error = exc
+            else:
+                self._head = None
+                return True
+        self._stopped = True
+        self._sink.on_error(error.status, error.reason)
+        return False
 
     def feed(self, data: bytes) -> None:
         if self._stopped:
+            return
+        if self._head is not None and not self._check_head(data):
             return
         conn = self._conn
         conn.receive_data(data)
@@ -79,13 +111,15 @@ class H11Backend:
                 conn = self._conn = h11.Connection(
                     h11.SERVER, max_incomplete_event_size=self._max_size
                 )
+                self._head = b""
                 sink.on_end()
                 if self._stopped:
                     return
-                if trailing:
-                    conn.receive_data(trailing)
-                else:
+                if not trailing:
                     return
+                if not self._check_head(trailing):
+                    return
+                conn.receive_data(trailing)
             elif event is _PAUSED:
                 return
             else:  # ConnectionClosed: the core learns of it through connection_lost

@@ -59,7 +59,12 @@ class HttpToolsBackend:
         except httptools.HttpParserError as exc:
             if not self._stopped:
                 self._stopped = True
-                self._sink.on_error(400, _error_reason(exc))
+                # llhttp refuses a well-formed version it does not speak (HTTP/9.9) itself;
+                # h11 passes it on and build_head answers 505: answer the same here.
+                if exc.args and exc.args[0] == "Invalid HTTP version":
+                    self._sink.on_error(505, "Unsupported HTTP version.")
+                else:
+                    self._sink.on_error(400, _error_reason(exc))
 
     def stop(self) -> None:
         self._stopped = True

@@ -1,0 +1,270 @@
+"""Interleaved A/B load benchmark: this server against uvicorn 0.54.0, one run, medians.
+
+Method: the server under test is pinned to CPU 0 and wrk to CPU 1 (``taskset``),
+one worker, ``wrk -t1 -c64``. For every cell (workload x stack x access log) the
+two servers are measured alternately (A B A B ...) for ``--rounds`` rounds, each
+on a freshly started process, and the median of each is reported; the ratio is
+ours / reference from the same run, so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = ROOT / ".venv" / "bin" / "uvicorn"
+REFERENCE = ROOT / "bench" / ".venv-ref" / "bin" / "uvicorn"
+PORT = 8765
+
+STACKS = {
+    "httptools+uvloop": ["--http", "httptools", "--loop", "uvloop"],
+    "h11+asyncio": ["--http", "h11", "--loop", "asyncio"],
+}
+
+POST_LUA = """
+wrk.method = "POST"
+wrk.body = string.rep("x", 65536)
+wrk.headers["Content-Type"] = "application/octet-stream"
+"""
+
+
+@dataclass
+class Workload:
+    name: str
+    app: str
+    extra: list[str] = field(default_factory=list)
+    lua: str | None = None
+    unit: str = "req/s"  # or "MB/s"
+    connections: int = 64
+
+
+WORKLOADS = [
+    Workload("plaintext", "bench.apps:plaintext"),
+    Workload("json", "bench.apps:json_response"),
+    Workload("post-echo-64k", "bench.apps:echo", lua=POST_LUA),
+    Workload("stream-1m", "bench.apps:stream", unit="MB/s", connections=16),
+    Workload("wsgi-hello", "bench.apps:wsgi_hello", extra=["--interface", "wsgi"]),
+]
+
+
+@dataclass
+class Result:
+    rps: float
+    mbps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on {port}")
+
+
+def _start(binary: Path, app: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    command = ["taskset", "-c", "0", str(binary), app, "--port", str(PORT), *args]
+    out = open(log, "ab")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=out)
+    _wait_port(PORT)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _mb(text: str) -> float:
+    match = re.match(r"([\d.]+)([KMG]?B)", text)
+    if not match:
+        return float("nan")
+    scale = {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1.0, "GB": 1024.0}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+def _wrk(workload: Workload, duration: float) -> Result:
+    command = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{workload.connections}",
+        f"-d{max(1, round(duration))}s",
+        "--latency",
+    ]
+    script = None
+    if workload.lua:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(workload.lua)
+        script.close()
+        command += ["-s", script.name]
+    command.append(f"http://127.0.0.1:{PORT}/")
+    try:
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        if script is not None:
+            os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    mbps = _mb(re.search(r"Transfer/sec:\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", output)
+    if errors:
+        print(f"    wrk reported: {errors.group(0)}", file=sys.stderr)
+    return Result(rps, mbps, p50, p99)
+
+
+def measure(
+    binary: Path, workload: Workload, args: list[str], duration: float, log: Path
+) -> Result:
+    process = _start(binary, workload.app, [*args, *workload.extra], log)
+    try:
+        _wrk(workload, 1.0)  # warm-up
+        return _wrk(workload, duration)
+    finally:
+        _stop(process)
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def idle_connections_rss(binary: Path, log: Path, count: int = 1000) -> float:
+    """KiB of server RSS per idle keep-alive connection (after one request each)."""
+    args = [
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--no-access-log",
+        "--timeout-keep-alive",
+        "120",
+    ]
+    process = _start(binary, "bench.apps:plaintext", args, log)
+    sockets = []
+    try:
+        time.sleep(0.5)
+        before = _rss_kib(process.pid)
+        request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", PORT))
+            sock.sendall(request)
+            received = b""
+            while not received.endswith(b"Hello, world!"):
+                received += sock.recv(4096)
+            sockets.append(sock)
+        time.sleep(1.0)
+        after = _rss_kib(process.pid)
+        return (after - before) / count
+    finally:
+        for sock in sockets:
+            sock.close()
+        _stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--quick", action="store_true", help="1 round of 2 s per cell")
+    parser.add_argument("--only", default="", help="comma-separated workload names (or 'rss')")
+    options = parser.parse_args()
+    if options.quick:
+        options.rounds, options.duration = 1, 2.0
+    only = {name for name in options.only.split(",") if name}
+
+    cells: list[tuple[Workload, str, bool]] = []
+    for workload in WORKLOADS:
+        if only and workload.name not in only:
+            continue
+        for stack in STACKS:
+            cells.append((workload, stack, False))
+            if workload.name == "plaintext":
+                cells.append((workload, stack, True))
+
+    log = Path(tempfile.gettempdir()) / "uvicorn-bench-server.log"
+    log.write_bytes(b"")
+    rows = []
+    for workload, stack, access_log in cells:
+        args = [*STACKS[stack], "--log-level", "info"]
+        args.append("--access-log" if access_log else "--no-access-log")
+        ours: list[Result] = []
+        reference: list[Result] = []
+        label = f"{workload.name} {stack} access-log={'on' if access_log else 'off'}"
+        for round_no in range(options.rounds):
+            print(f"  {label}: round {round_no + 1}/{options.rounds}", file=sys.stderr)
+            reference.append(measure(REFERENCE, workload, args, options.duration, log))
+            ours.append(measure(OURS, workload, args, options.duration, log))
+        rows.append((workload, stack, access_log, _median(ours), _median(reference)))
+
+    print()
+    print(
+        "| workload | stack | access log | ours | uvicorn 0.54 | ratio "
+        "| p50 ours / ref (ms) | p99 ours / ref (ms) |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for workload, stack, access_log, ours_result, ref_result in rows:
+        if workload.unit == "MB/s":
+            a, b = ours_result.mbps, ref_result.mbps
+        else:
+            a, b = ours_result.rps, ref_result.rps
+        print(
+            f"| {workload.name} | {stack} | {'on' if access_log else 'off'} "
+            f"| {a:,.0f} {workload.unit} | {b:,.0f} {workload.unit} | {a / b:.2f}x "
+            f"| {ours_result.p50_ms:.2f} / {ref_result.p50_ms:.2f} "
+            f"| {ours_result.p99_ms:.2f} / {ref_result.p99_ms:.2f} |"
+        )
+    if not only or "rss" in only:
+        ours_rss = idle_connections_rss(OURS, log)
+        ref_rss = idle_connections_rss(REFERENCE, log)
+        print()
+        print("| idle keep-alive connections (1000) | ours | uvicorn 0.54 |")
+        print("|---|---:|---:|")
+        print(f"| server RSS per connection | {ours_rss:.1f} KiB | {ref_rss:.1f} KiB |")
+
+
+def _median(results: list[Result]) -> Result:
+    return Result(
+        statistics.median(r.rps for r in results),
+        statistics.median(r.mbps for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+    )
+
+
+if __name__ == "__main__":
+    main()
