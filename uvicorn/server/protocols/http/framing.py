@@ -60,6 +60,20 @@ class ResponseHeaders:
         self.has_date = False
 
 
+_CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _SERVER, _DATE = range(5)
+_SPECIAL = {
+    b"content-length": _CONTENT_LENGTH,
+    b"connection": _CONNECTION,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"server": _SERVER,
+    b"date": _DATE,
+}
+# A whole encoded block is valid when every line is `token: value` with no CR, LF or
+# NUL inside, and there are exactly as many CRLFs as headers (a CRLF smuggled inside
+# a value would add a line). One regex per response instead of two per header.
+_is_valid_block = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00\r\n]*\r\n)*").fullmatch
+
+
 def encode_headers(headers: Any) -> ResponseHeaders:
     """Validate and encode the app's headers (an iterable of byte pairs).
 
@@ -68,8 +82,58 @@ def encode_headers(headers: Any) -> ResponseHeaders:
     """
     result = ResponseHeaders()
     parts: list[bytes] = []
-    append = parts.append
-    for name, value in headers:
+    count = 0
+    try:
+        for name, value in headers:
+            kind = _SPECIAL.get(name.lower())
+            if kind is not None:
+                if kind == _TRANSFER_ENCODING:
+                    if value.strip().lower() != b"chunked":
+                        raise RuntimeError(
+                            f"Unsupported Transfer-Encoding {value!r} in response; "
+                            "only chunked is implemented."
+                        )
+                    result.chunked = True
+                    continue  # written by the framing code, once
+                _note(result, kind, value)
+            parts += (name, b": ", value, b"\r\n")
+            count += 1
+        encoded = b"".join(parts)
+    except (TypeError, AttributeError, ValueError):
+        _explain(headers)
+        raise
+    if count and (_is_valid_block(encoded) is None or encoded.count(b"\r\n") != count):
+        _explain(headers)
+    if result.chunked and result.content_length is not None:
+        raise RuntimeError("Response has both Content-Length and Transfer-Encoding headers.")
+    result.encoded = encoded
+    return result
+
+
+def _note(result: ResponseHeaders, kind: int, value: bytes) -> None:
+    if kind == _CONTENT_LENGTH:
+        length = int(value) if value.strip().isdigit() else -1
+        if length < 0 or (result.content_length is not None and result.content_length != length):
+            raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
+        result.content_length = length
+    elif kind == _CONNECTION:
+        if b"close" in value.lower():
+            result.close = True
+    elif kind == _SERVER:
+        result.has_server = True
+    else:
+        result.has_date = True
+
+
+def _explain(headers: Any) -> None:
+    """Raise the precise error for a header list that failed the fast checks."""
+    for item in headers:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise RuntimeError(
+                f"Invalid HTTP header {item!r}: expected a (name, value) pair."
+            ) from None
         if not isinstance(name, bytes) or not isinstance(value, bytes):
             raise RuntimeError(
                 f"Invalid HTTP header {(name, value)!r}: names and values must be bytes."
@@ -78,44 +142,7 @@ def encode_headers(headers: Any) -> ResponseHeaders:
             raise RuntimeError(f"Invalid HTTP header name {name!r}.")
         if _has_bad_value_byte(value) is not None:
             raise RuntimeError(f"Invalid HTTP header value {value!r}.")
-        lower = name.lower()
-        first = lower[:1]
-        if first == b"c":
-            if lower == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = -1
-                if length < 0 or (
-                    result.content_length is not None and result.content_length != length
-                ):
-                    raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
-                result.content_length = length
-            elif lower == b"connection":
-                if b"close" in value.lower():
-                    result.close = True
-        elif first == b"t":
-            if lower == b"transfer-encoding":
-                if value.strip().lower() != b"chunked":
-                    raise RuntimeError(
-                        f"Unsupported Transfer-Encoding {value!r} in response; "
-                        "only chunked is implemented."
-                    )
-                result.chunked = True
-                continue  # written by the framing code, once
-        elif first == b"s":
-            if lower == b"server":
-                result.has_server = True
-        elif first == b"d" and lower == b"date":
-            result.has_date = True
-        append(name)
-        append(b": ")
-        append(value)
-        append(b"\r\n")
-    if result.chunked and result.content_length is not None:
-        raise RuntimeError("Response has both Content-Length and Transfer-Encoding headers.")
-    result.encoded = b"".join(parts)
-    return result
+    raise RuntimeError(f"Invalid HTTP headers {headers!r}.")
 
 
 def encode_chunk(data: bytes) -> bytes:
