@@ -327,8 +327,10 @@ class HTTPConnection(asyncio.Protocol):
             task = asyncio.Task(coro, loop=self.loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]
             if task.done():
                 return
+        elif context is None:
+            task = self.loop.create_task(coro)
         else:
-            task = self.loop.create_task(coro, context=context)
+            task = context.run(self.loop.create_task, coro)
         cycle.task = task
         self.state.tasks.add(task)
 

@@ -134,6 +134,4 @@ def _reason(status: int, exc: h11.RemoteProtocolError) -> str:
         return "Request header fields too large."
     if status == 501:
         return "Unsupported Transfer-Encoding."
-    return (
-        f"Invalid HTTP request received ({exc})." if exc.args else "Invalid HTTP request received."
-    )
+    return f"{exc}." if exc.args else "malformed request."

@@ -112,6 +112,4 @@ class HttpToolsBackend:
 
 
 def _error_reason(exc: Exception) -> str:
-    return (
-        f"Invalid HTTP request received ({exc})." if exc.args else "Invalid HTTP request received."
-    )
+    return f"{exc}." if exc.args else "malformed request."
