@@ -137,8 +137,8 @@ def _wrk(workload: Workload, duration: float) -> Result:
             os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     mbps = _mb(re.search(r"Transfer/sec:\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", output)
     if errors:
         print(f"    wrk reported: {errors.group(0)}", file=sys.stderr)
@@ -181,11 +181,15 @@ def idle_connections_rss(binary: Path, log: Path, count: int = 1000) -> float:
         before = _rss_kib(process.pid)
         request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
         for _ in range(count):
-            sock = socket.create_connection(("127.0.0.1", PORT))
+            sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
             sock.sendall(request)
             received = b""
-            while not received.endswith(b"Hello, world!"):
-                received += sock.recv(4096)
+            # uvicorn 0.54 answers this app chunked, this server with a content-length
+            while not received.endswith((b"Hello, world!", b"\r\n0\r\n\r\n")):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise RuntimeError(f"connection closed after {len(sockets)} connections")
+                received += chunk
             sockets.append(sock)
         time.sleep(1.0)
         after = _rss_kib(process.pid)

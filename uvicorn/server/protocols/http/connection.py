@@ -219,6 +219,11 @@ class HTTPConnection(asyncio.Protocol):
         if not self.closed:
             self.transport.write(data)
 
+    def writelines(self, parts: tuple[bytes, ...]) -> None:
+        """Several buffers in one system call where the loop can (uvloop, 3.12+ asyncio)."""
+        if not self.closed:
+            self.transport.writelines(parts)
+
     async def drain(self) -> None:
         if not self.write_paused or self.closed:
             return

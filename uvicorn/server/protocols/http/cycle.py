@@ -61,7 +61,7 @@ _FRAME_CLOSE = 2  # HTTP/1.0 stream: the close marks the end
 _FRAME_NONE = 3  # HEAD, 1xx, 204, 304: no body on the wire
 
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
-_LARGE_BODY = 65536
+_LARGE_BODY = 16384  # above this, bodies go out by writev (writelines) rather than copied
 HIGH_WATER = 65536  # request body bytes buffered before reading pauses
 
 
@@ -314,7 +314,10 @@ class RequestCycle:
         self.framing = _FRAME_CHUNKED
         head = self._head(headers, b"transfer-encoding: chunked\r\n")
         self.response_bytes += len(body)
-        self.conn.write(head + encode_chunk(body) if body else head)
+        if len(body) < _LARGE_BODY:
+            self.conn.write(head + encode_chunk(body) if body else head)
+        else:
+            self.conn.writelines((head, b"%x\r\n" % len(body), body, b"\r\n"))
 
     def _write_with_head(self, head: bytes, body: bytes, counted: bool) -> None:
         if counted:
@@ -324,8 +327,7 @@ class RequestCycle:
         if len(body) < _LARGE_BODY:
             self.conn.write(head + body if body else head)
         else:
-            self.conn.write(head)
-            self.conn.write(body)
+            self.conn.writelines((head, body))
 
     def _count(self, size: int) -> None:
         remaining = self.content_remaining - size
@@ -341,7 +343,10 @@ class RequestCycle:
             self.conn.write(body)
         elif framing == _FRAME_CHUNKED:
             self.response_bytes += len(body)
-            self.conn.write(encode_chunk(body))
+            if len(body) < _LARGE_BODY:
+                self.conn.write(encode_chunk(body))
+            else:
+                self.conn.writelines((b"%x\r\n" % len(body), body, b"\r\n"))
         elif framing == _FRAME_CLOSE:
             self.response_bytes += len(body)
             self.conn.write(body)

@@ -45,15 +45,17 @@ class H11Backend:
 
     def _check_head(self, data: bytes) -> bool:
         """Accumulate head bytes; once the head is complete, check them raw."""
-        head = self._head = self._head + data  # type: ignore[operator]
+        head = self._head + data if self._head else data
         start = 0
         while head.startswith(b"\r\n", start):  # RFC 9112 §2.2: leading empty lines
             start += 2
         end = head.find(b"\r\n\r\n", start)
-        lf_end = head.find(b"\n\n", start)
-        if lf_end != -1 and (end == -1 or lf_end < end):
+        # Only the head is searched for a bare-LF ending, never the body after it.
+        lf_end = head.find(b"\n\n", start, len(head) if end == -1 else end + 2)
+        if lf_end != -1:
             error = HeadError(400, "Invalid line ending in request head.")
         elif end == -1:
+            self._head = head
             return True
         else:
             try:
