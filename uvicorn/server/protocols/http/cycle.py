@@ -81,11 +81,13 @@ class RequestCycle:
         "keep_alive",
         "no_body",
         "pending",
+        "plain",
         "response_bytes",
         "scope",
         "started_at",
         "state",
         "status",
+        "status_line",
         "task",
         "trailers",
         "waiter",
@@ -114,6 +116,8 @@ class RequestCycle:
         self.no_body = head.method == "HEAD"
         self.started_at = 0.0
         self.trailers = False
+        self.plain = False  # set at response start: eligible for the one-write fast path
+        self.status_line = b""
 
     # fed by the connection ------------------------------------------------
 
@@ -213,7 +217,29 @@ class RequestCycle:
                 return
             body = message.get("body", b"")
             more = message.get("more_body", False)
-            if self.pending is not None:
+            headers = self.pending
+            if headers is not None:
+                if self.plain and not more and not headers.special and len(body) < _LARGE_BODY:
+                    # The common response: whole body at once, nothing to negotiate.
+                    # One write, head and body, with a computed content-length.
+                    self.pending = None
+                    size = len(body)
+                    self.response_bytes = size
+                    self.conn.write(
+                        b"".join(
+                            (
+                                self.status_line,
+                                self.conn.state.encoded_default_headers,
+                                headers.encoded,
+                                b"content-length: %d\r\n\r\n" % size,
+                                body,
+                            )
+                        )
+                    )
+                    self._complete()
+                    if self.conn.write_paused:
+                        await self.conn.drain()
+                    return
                 self._write_first(body, more)
             elif body:
                 self._write_body(body)
@@ -255,12 +281,21 @@ class RequestCycle:
     def _start(self, message: Message) -> None:
         status = message["status"]
         headers = encode_headers(message.get("headers", ()))
-        status_line(status)  # validates the status before anything is written
+        self.status_line = status_line(status)  # validates the status before anything is written
         self.status = status
         self.pending = headers
         self.expect_continue = False
         self.state = _BODY
-        self.trailers = bool(message.get("trailers", False))
+        trailers = self.trailers = bool(message.get("trailers", False))
+        self.plain = (
+            not trailers
+            and self.keep_alive
+            and not self.no_body
+            and status >= 200
+            and status != 204
+            and status != 304
+            and self.head.http_version == "1.1"
+        )
 
     def _head(self, headers: ResponseHeaders, framing_line: bytes) -> bytes:
         conn = self.conn
@@ -275,7 +310,7 @@ class RequestCycle:
         else:
             connection = b""
         return b"".join(
-            (status_line(self.status), defaults, headers.encoded, framing_line, connection, b"\r\n")
+            (self.status_line, defaults, headers.encoded, framing_line, connection, b"\r\n")
         )
 
     def _write_first(self, body: bytes, more: bool) -> None:

@@ -49,7 +49,15 @@ def status_line(status: int) -> bytes:
 class ResponseHeaders:
     """What the app's header list says about framing, and its encoded bytes."""
 
-    __slots__ = ("chunked", "close", "content_length", "encoded", "has_date", "has_server")
+    __slots__ = (
+        "chunked",
+        "close",
+        "content_length",
+        "encoded",
+        "has_date",
+        "has_server",
+        "special",
+    )
 
     def __init__(self) -> None:
         self.encoded = b""
@@ -58,6 +66,7 @@ class ResponseHeaders:
         self.close = False
         self.has_server = False
         self.has_date = False
+        self.special = False  # any header above set: framing needs the general path
 
 
 _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _SERVER, _DATE = range(5)
@@ -87,6 +96,7 @@ def encode_headers(headers: Any) -> ResponseHeaders:
         for name, value in headers:
             kind = _SPECIAL.get(name.lower())
             if kind is not None:
+                result.special = True
                 if kind == _TRANSFER_ENCODING:
                     if value.strip().lower() != b"chunked":
                         raise RuntimeError(

@@ -102,6 +102,8 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
     (``http://host/a?b``) must be accepted by a server (RFC 9112 §3.2.2); its
     path is what the app sees. Asterisk-form (``*``, for OPTIONS) stays as is.
     """
+    if target[:1] == b"/" and b"?" not in target and b"#" not in target:
+        return target, b""  # the common case: a bare origin-form path
     if target[:1] != b"/" and b"://" in target[:16]:
         rest = target.split(b"://", 1)[1]
         slash = rest.find(b"/")
@@ -128,6 +130,17 @@ def _parse_content_length(value: bytes) -> int:
     return int(value)
 
 
+_HOST, _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _EXPECT, _UPGRADE = range(6)
+_SPECIAL = {
+    b"host": _HOST,
+    b"content-length": _CONTENT_LENGTH,
+    b"connection": _CONNECTION,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"expect": _EXPECT,
+    b"upgrade": _UPGRADE,
+}
+
+
 def build_head(
     method: str,
     target: bytes,
@@ -151,28 +164,27 @@ def build_head(
     expect: bytes | None = None
     upgrade: bytes | None = None
     hosts = 0
+    special = _SPECIAL
     for name, value in headers:
-        first = name[:1]
-        if first == b"c":
-            if name == b"content-length":
-                if content_length is not None:
-                    raise HeadError(400, "Repeated Content-Length header.")
-                content_length = _parse_content_length(value)
-            elif name == b"connection":
-                connection = value if connection is None else connection + b"," + value
-        elif first == b"h":
-            if name == b"host":
-                hosts += 1
-        elif first == b"t":
-            if name == b"transfer-encoding":
-                if transfer_encoding is not None:
-                    transfer_encoding += b"," + value
-                else:
-                    transfer_encoding = value
-        elif first == b"e":
-            if name == b"expect":
-                expect = value
-        elif first == b"u" and name == b"upgrade":
+        kind = special.get(name)
+        if kind is None:
+            continue
+        if kind == _HOST:
+            hosts += 1
+        elif kind == _CONTENT_LENGTH:
+            if content_length is not None:
+                raise HeadError(400, "Repeated Content-Length header.")
+            content_length = _parse_content_length(value)
+        elif kind == _CONNECTION:
+            connection = value if connection is None else connection + b"," + value
+        elif kind == _TRANSFER_ENCODING:
+            if transfer_encoding is not None:
+                transfer_encoding += b"," + value
+            else:
+                transfer_encoding = value
+        elif kind == _EXPECT:
+            expect = value
+        else:
             upgrade = value
 
     if http_version == "1.1":

@@ -69,11 +69,7 @@ class HttpToolsBackend:
     def stop(self) -> None:
         self._stopped = True
 
-    # httptools callbacks ---------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
+    # httptools callbacks (no on_message_begin: each head resets the state it used)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -85,12 +81,13 @@ class HttpToolsBackend:
         if self._stopped:
             return
         parser = self._parser
+        url = self._url
+        headers = self._headers
+        self._url = b""
+        self._headers = []
         try:
             head = build_head(
-                _method_name(parser.get_method()),
-                self._url,
-                parser.get_http_version(),
-                self._headers,
+                _method_name(parser.get_method()), url, parser.get_http_version(), headers
             )
         except HeadError as exc:
             self._stopped = True
