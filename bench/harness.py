@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import signal
 import socket
@@ -202,6 +203,8 @@ def idle_connections_rss(binary: Path, log: Path, count: int = 1000) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ours", type=Path, default=OURS, help="this server's uvicorn script")
+    parser.add_argument("--reference", type=Path, default=REFERENCE, help="uvicorn 0.54's script")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s per cell")
@@ -231,10 +234,16 @@ def main() -> None:
         label = f"{workload.name} {stack} access-log={'on' if access_log else 'off'}"
         for round_no in range(options.rounds):
             print(f"  {label}: round {round_no + 1}/{options.rounds}", file=sys.stderr)
-            reference.append(measure(REFERENCE, workload, args, options.duration, log))
-            ours.append(measure(OURS, workload, args, options.duration, log))
+            reference.append(measure(options.reference, workload, args, options.duration, log))
+            ours.append(measure(options.ours, workload, args, options.duration, log))
         rows.append((workload, stack, access_log, _median(ours), _median(reference)))
 
+    print()
+    print(
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{os.cpu_count()} CPUs, wrk -t1, server on CPU 0, wrk on CPU 1, "
+        f"{options.rounds} interleaved rounds of {options.duration:g} s, medians."
+    )
     print()
     print(
         "| workload | stack | access log | ours | uvicorn 0.54 | ratio "
@@ -253,8 +262,8 @@ def main() -> None:
             f"| {ours_result.p99_ms:.2f} / {ref_result.p99_ms:.2f} |"
         )
     if not only or "rss" in only:
-        ours_rss = idle_connections_rss(OURS, log)
-        ref_rss = idle_connections_rss(REFERENCE, log)
+        ours_rss = idle_connections_rss(options.ours, log)
+        ref_rss = idle_connections_rss(options.reference, log)
         print()
         print("| idle keep-alive connections (1000) | ours | uvicorn 0.54 |")
         print("|---|---:|---:|")
