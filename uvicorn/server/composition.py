@@ -16,6 +16,7 @@ from uvicorn.adapters.wsgi import wsgi_adapter
 from uvicorn.middleware.pipeline import build_pipeline
 from uvicorn.server.protocols.context import ServerContext
 from uvicorn.server.protocols.http.backends import backend_factory
+from uvicorn.server.protocols.http.limits import Limits
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGI3Application
@@ -60,7 +61,16 @@ def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Applicatio
         app=app,
         asgi_version="2.0" if interface == "asgi2" else "3.0",
         backend_factory=backend_factory(http_name),
-        h11_max_incomplete_event_size=config.h11_max_size,
+        limits=Limits(
+            request_line=config.limit_request_line,
+            fields=config.limit_request_fields,
+            field_size=config.limit_request_field_size,
+            body=config.limit_request_body,
+            head_timeout=config.timeout_request_header,
+            body_timeout=config.timeout_request_body,
+            min_body_rate=config.min_request_body_rate,
+            h11_max_incomplete_event_size=config.h11_max_incomplete_event_size,
+        ),
         timeout_keep_alive=config.timeout_keep_alive,
         prepare_scope=pipeline.prepare_scope,
         admission=pipeline.admission,

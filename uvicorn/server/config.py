@@ -33,7 +33,6 @@ from uvicorn.server.loading import (
     resolve_app,
 )
 from uvicorn.server.options import (
-    H11_MAX_INCOMPLETE_EVENT_SIZE,
     HTTP_CHOICES,
     INTERFACE_CHOICES,
     LIFESPAN_CHOICES,
@@ -102,6 +101,13 @@ class Config:
     limit_max_requests: int | None
     limit_max_requests_jitter: int
     timeout_keep_alive: int
+    limit_request_line: int
+    limit_request_fields: int
+    limit_request_field_size: int
+    limit_request_body: int
+    timeout_request_header: float
+    timeout_request_body: float
+    min_request_body_rate: int
     timeout_graceful_shutdown: int | None
     ssl_keyfile: str | os.PathLike[str] | None
     ssl_certfile: str | os.PathLike[str] | None
@@ -262,10 +268,6 @@ class Config:
             ca_certs=self.ssl_ca_certs,
             ciphers=self.ssl_ciphers,
         )
-
-    @property
-    def h11_max_size(self) -> int:
-        return self.h11_max_incomplete_event_size or H11_MAX_INCOMPLETE_EVENT_SIZE
 
     @property
     def trace_enabled(self) -> bool:

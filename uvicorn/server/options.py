@@ -225,10 +225,67 @@ OPTIONS: tuple[Option, ...] = (
         metavar="INTEGER",
     ),
     Option(
+        "limit_request_line",
+        "Maximum size of the HTTP request line in bytes; a longer one is answered 414. "
+        "0 for no limit.",
+        Bounded(min=0),
+        8190,
+        metavar="INTEGER",
+    ),
+    Option(
+        "limit_request_fields",
+        "Maximum number of header fields in a request; more are answered 431. 0 for no limit.",
+        Bounded(min=0),
+        100,
+        metavar="INTEGER",
+    ),
+    Option(
+        "limit_request_field_size",
+        "Maximum size of one request header field (name and value) in bytes; a larger one is "
+        "answered 431. 0 for no limit.",
+        Bounded(min=0),
+        8190,
+        metavar="INTEGER",
+    ),
+    Option(
+        "limit_request_body",
+        "Maximum size of a request body in bytes, declared or streamed; a larger one is "
+        "answered 413. 0 for no limit.",
+        Bounded(min=0),
+        0,
+        metavar="INTEGER",
+    ),
+    Option(
         "timeout_keep_alive",
         "Close Keep-Alive connections if no new data is received within this timeout (in seconds).",
         Bounded(min=0),
         5,
+        metavar="INTEGER",
+    ),
+    Option(
+        "timeout_request_header",
+        "Seconds a request head may take to arrive, counted from the connection's opening or "
+        "from the first byte of a kept-alive request; slower ones get 408 and a close. 0 to "
+        "switch off.",
+        click.FloatRange(min=0),
+        20.0,
+        metavar="FLOAT",
+    ),
+    Option(
+        "timeout_request_body",
+        "Seconds a request body may take to arrive, extended by one second for every "
+        "--min-request-body-rate bytes received; paused while the app is not reading. 0 to "
+        "switch off.",
+        click.FloatRange(min=0),
+        20.0,
+        metavar="FLOAT",
+    ),
+    Option(
+        "min_request_body_rate",
+        "Bytes per second a request body must average to keep extending "
+        "--timeout-request-body. 0 for no extension.",
+        Bounded(min=0),
+        500,
         metavar="INTEGER",
     ),
     Option(
@@ -309,5 +366,3 @@ PYTHON_ONLY_DEFAULTS: dict[str, Any] = {
     "timeout_notify": 30,
     "ssl_context_factory": None,
 }
-
-H11_MAX_INCOMPLETE_EVENT_SIZE = 16 * 1024

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from uvicorn._types import ASGI3Application, Observer, ScopeLayer
     from uvicorn.server.protocols.http.backends.base import BackendFactory
     from uvicorn.server.protocols.http.cycle import RequestCycle
+    from uvicorn.server.protocols.http.limits import Limits
 
 __all__ = ["ServerContext", "ServerState"]
 
@@ -31,7 +32,7 @@ class ServerContext:
         "app",
         "asgi_info",
         "backend_factory",
-        "h11_max_incomplete_event_size",
+        "limits",
         "log_trace",
         "observers",
         "prepare_scope",
@@ -45,7 +46,7 @@ class ServerContext:
         app: ASGI3Application,
         asgi_version: str,
         backend_factory: BackendFactory,
-        h11_max_incomplete_event_size: int,
+        limits: Limits,
         timeout_keep_alive: float,
         prepare_scope: ScopeLayer | None,
         admission: Callable[[ServerState], bool] | None,
@@ -56,7 +57,7 @@ class ServerContext:
         self.app = app
         self.asgi_info = {"version": asgi_version, "spec_version": "2.4"}
         self.backend_factory = backend_factory
-        self.h11_max_incomplete_event_size = h11_max_incomplete_event_size
+        self.limits = limits
         self.timeout_keep_alive = timeout_keep_alive
         self.prepare_scope = prepare_scope
         self.admission = admission

@@ -22,6 +22,7 @@ from uvicorn.server.protocols.context import ServerContext, ServerState
 from uvicorn.server.protocols.http.backends import backend_factory
 from uvicorn.server.protocols.http.connection import MAX_PIPELINE, HTTPConnection
 from uvicorn.server.protocols.http.cycle import HIGH_WATER
+from uvicorn.server.protocols.http.limits import Limits
 
 BACKENDS = ("h11", "httptools")
 
@@ -34,7 +35,7 @@ def connect(app: App, backend: str, **context: Any) -> tuple[HTTPConnection, Mem
         "app": app,
         "asgi_version": "3.0",
         "backend_factory": backend_factory(backend),
-        "h11_max_incomplete_event_size": 16384,
+        "limits": Limits(),
         "timeout_keep_alive": 5.0,
         "prepare_scope": None,
         "admission": None,

@@ -117,28 +117,41 @@ def test_both_backends_give_the_same_answer(
 # header size limits -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("limit", "size"), [(1024, 2000), (None, 20000)])
-def test_incomplete_header_larger_than_the_h11_limit(
-    http_backend: str, limit: int | None, size: int
-) -> None:
+def test_header_field_larger_than_the_limit(http_backend: str) -> None:
+    """--limit-request-field-size (8190 by default): 431 on both backends, app not called."""
     app = Recorder()
-    kwargs = {} if limit is None else {"h11_max_incomplete_event_size": limit}
-    head = b"GET / HTTP/1.1\r\nHost: example.org\r\nX-Big: " + b"a" * size
-    with serve(app, http=http_backend, **kwargs) as running, RawClient(running.connect()) as raw:
-        raw.send(head)  # the head is not finished: no blank line yet
-        if http_backend == "h11":
+    head = b"GET / HTTP/1.1\r\nHost: example.org\r\nX-Big: " + b"a" * 20000
+    with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
+        raw.send(head)
+        raw.send(b"\r\n\r\n")
+        response = raw.read_response()
+        assert response.status == 431
+        assert raw.closed_within(1.0)
+    assert app.scopes == []
+
+
+def test_unfinished_head_past_its_largest_size_is_refused(http_backend: str) -> None:
+    """A head that can no longer fit the limits is refused before it ends (no endless buffer)."""
+    app = Recorder()
+    head = b"GET / HTTP/1.1\r\nHost: example.org\r\nX-Big: " + b"a" * 20000
+    limits = {"limit_request_fields": 2, "limit_request_field_size": 100}
+    with serve(app, http=http_backend, **limits) as running, RawClient(running.connect()) as raw:
+        raw.send(head)  # no end of head: the server must not wait for one
+        response = raw.read_response()
+        assert response.status == 431
+        assert raw.closed_within(1.0)
+    assert app.scopes == []
+
+
+def test_h11_max_incomplete_event_size_applies_to_h11() -> None:
+    """uvicorn's --h11-max-incomplete-event-size still bounds h11's own buffer."""
+    app = Recorder()
+    head = b"GET / HTTP/1.1\r\nHost: example.org\r\nX-Big: " + b"a" * 2000
+    with serve(app, http="h11", h11_max_incomplete_event_size=1024) as running:
+        with RawClient(running.connect()) as raw:
+            raw.send(head)  # the head is not finished: no blank line yet
             response = raw.read_response()
             assert raw.closed_within(1.0)
             assert response.status == 431
             assert response.head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
-            assert app.scopes == []
-        else:
-            # TODO(parity): httptools has no equivalent of h11_max_incomplete_event_size; it
-            # keeps buffering the header and serves the request once it is complete, where
-            # h11 answers 431. Both should enforce one limit (SPEC's --limit-request-field-size
-            # / --limit-request-fields → 431) in the core, not in one parser.
-            assert raw.nothing_within(0.3)
-            raw.send(b"\r\n\r\n")
-            response = raw.read_response()
-            assert response.status == 200
-            assert len(app.scopes) == 1
+    assert app.scopes == []

@@ -39,14 +39,17 @@ class HTTPConnection(asyncio.Protocol):
         "app_state",
         "backend",
         "client",
+        "clock",
         "closed",
         "ctx",
         "cycle",
+        "deadline",
         "drain_waiter",
         "extensions",
-        "idle_deadline",
+        "head_seen",
         "loop",
         "parsing",
+        "paused_at",
         "pending_error",
         "queue",
         "read_paused",
@@ -55,6 +58,7 @@ class HTTPConnection(asyncio.Protocol):
         "starting",
         "state",
         "timer",
+        "timer_at",
         "transport",
         "write_paused",
     )
@@ -78,7 +82,11 @@ class HTTPConnection(asyncio.Protocol):
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self.idle_deadline = 0.0
+        self.timer_at = 0.0
+        self.clock = _CLOCK_NONE  # which deadline runs: none, idle, head or body
+        self.deadline = 0.0
+        self.head_seen = False  # a byte of the current head has arrived
+        self.paused_at = 0.0  # when reading paused during a body (its clock stops)
         self.closed = False
         self.starting: RequestCycle | None = None  # head parsed, app not yet started
 
@@ -92,12 +100,12 @@ class HTTPConnection(asyncio.Protocol):
         tls = is_tls(transport)
         self.scheme = "https" if tls else "http"
         self.extensions = tls_extension(transport) if tls else None
-        self.backend: HTTPBackend = self.ctx.backend_factory(
-            self, self.ctx.h11_max_incomplete_event_size
-        )
+        self.backend: HTTPBackend = self.ctx.backend_factory(self, self.ctx.limits)
         if self.ctx.log_trace:
             logger.log(5, "%s - HTTP connection made", _fmt(self.client))
-        self._go_idle()
+        head_timeout = self.ctx.limits.head_timeout
+        if head_timeout:  # counted from the connection's opening
+            self._set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -118,6 +126,16 @@ class HTTPConnection(asyncio.Protocol):
                 waiter.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        clock = self.clock
+        if clock == _CLOCK_IDLE:  # the first byte of the next request
+            head_timeout = self.ctx.limits.head_timeout
+            if head_timeout:
+                self._set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
+            else:
+                self.clock = _CLOCK_NONE
+            self.head_seen = True
+        elif clock == _CLOCK_HEAD:
+            self.head_seen = True
         self.backend.feed(data)
         cycle = self.starting
         if cycle is not None:
@@ -143,6 +161,16 @@ class HTTPConnection(asyncio.Protocol):
 
     def on_head(self, head: RequestHead) -> None:
         ctx = self.ctx
+        limits = ctx.limits
+        if limits.body and head.content_length is not None and head.content_length > limits.body:
+            self.backend.stop()
+            self.on_error(413, "Request body larger than --limit-request-body.")
+            return
+        self.head_seen = False
+        if head.has_body and limits.body_timeout:
+            self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
+        elif self.clock:
+            self.clock = _CLOCK_NONE
         raw_path = head.raw_path
         if b"%" in raw_path:
             path = unquote(raw_path.decode("latin-1"))
@@ -180,18 +208,31 @@ class HTTPConnection(asyncio.Protocol):
     def on_body(self, chunk: bytes) -> None:
         cycle = self.parsing
         if cycle is not None:
+            limits = self.ctx.limits
+            if limits.body and cycle.body_size + len(chunk) > limits.body:
+                self.backend.stop()
+                self.on_error(413, "Request body larger than --limit-request-body.")
+                return
+            if self.clock == _CLOCK_BODY and limits.min_body_rate:
+                self.deadline += len(chunk) / limits.min_body_rate  # 1 s per rate bytes
             cycle.feed_body(chunk)
             if cycle.buffered > HIGH_WATER and not self.read_paused:
                 self._pause_reading()
 
     def on_end(self) -> None:
+        if self.clock == _CLOCK_BODY:
+            self.clock = _CLOCK_NONE
         cycle = self.parsing
         if cycle is not None:
             self.parsing = None
             cycle.end_body()
 
     def on_error(self, status: int, reason: str) -> None:
-        logger.warning("Invalid HTTP request received: %s", reason)
+        if status == 400:
+            logger.warning("Invalid HTTP request received: %s", reason)
+        else:
+            logger.warning("Request refused with %d: %s", status, reason)
+        self.clock = _CLOCK_NONE
         parsing = self.parsing
         self.parsing = None
         if parsing is not None and not parsing.body_complete:
@@ -334,11 +375,7 @@ class HTTPConnection(asyncio.Protocol):
         self.state.tasks.add(task)
 
     def _write_error(self, status: int, reason: str) -> None:
-        message = {
-            400: "Invalid HTTP request received.",
-            501: "Not Implemented",
-            505: "HTTP Version Not Supported",
-        }.get(status, reason)
+        message = _ERROR_TEXTS.get(status, reason)
         self.write(error_response(status, message, self.default_headers(False, False)))
 
     def _close(self) -> None:
@@ -351,34 +388,87 @@ class HTTPConnection(asyncio.Protocol):
         if not self.read_paused and not self.closed:
             self.read_paused = True
             self.transport.pause_reading()
+            if self.clock == _CLOCK_BODY:
+                self.paused_at = self.loop.time()  # the app is behind: stop the body clock
 
     def _resume_reading(self) -> None:
         if self.read_paused and not self.closed:
             self.read_paused = False
             self.transport.resume_reading()
+            if self.clock == _CLOCK_BODY and self.paused_at:
+                self._set_clock(_CLOCK_BODY, self.deadline + self.loop.time() - self.paused_at)
+                self.paused_at = 0.0
 
     def _go_idle(self) -> None:
-        """Start the keep-alive clock without creating a timer per response.
+        """Start the keep-alive clock."""
+        self._set_clock(_CLOCK_IDLE, self.loop.time() + self.ctx.timeout_keep_alive)
 
-        The deadline moves on every idle period; the single timer, when it fires
-        early, re-arms itself for the current deadline.
+    def _set_clock(self, kind: int, deadline: float) -> None:
+        """Run one deadline; a single timer per connection, re-armed lazily.
+
+        Moving a deadline later costs an attribute write: the timer, when it fires
+        early, re-arms itself. Only a deadline earlier than the armed timer (the
+        keep-alive after a long body clock, say) replaces it.
         """
-        timeout = self.ctx.timeout_keep_alive
-        self.idle_deadline = self.loop.time() + timeout
-        if self.timer is None:
-            self.timer = self.loop.call_at(self.idle_deadline, self._on_timer)
+        self.clock = kind
+        self.deadline = deadline
+        timer = self.timer
+        if timer is None:
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
+        elif deadline < self.timer_at:
+            timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
 
     def _on_timer(self) -> None:
         self.timer = None
-        if self.closed or self.cycle is not None or self.parsing is not None:
-            return  # busy: the clock restarts when it goes idle again
-        deadline = self.idle_deadline
+        clock = self.clock
+        if self.closed or not clock:
+            return  # no clock runs: the next one arms a new timer
+        if clock == _CLOCK_BODY and self.read_paused and self.paused_at:
+            return  # the app is behind, not the client; resuming re-arms
+        deadline = self.deadline
         if self.loop.time() < deadline:
             self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
             return
-        if self.ctx.log_trace:
-            logger.log(5, "%s - HTTP connection closed (keep-alive timeout)", _fmt(self.client))
-        self._close()
+        self.clock = _CLOCK_NONE
+        if clock == _CLOCK_IDLE:
+            if self.ctx.log_trace:
+                logger.log(5, "%s - HTTP connection closed (keep-alive timeout)", _fmt(self.client))
+            self._close()
+        elif clock == _CLOCK_HEAD:
+            self.backend.stop()
+            if self.head_seen and self.cycle is None:
+                logger.warning(
+                    "Request head not received within %gs.", self.ctx.limits.head_timeout
+                )
+                self._write_error(408, "Request Timeout")
+            self._close()
+        else:
+            logger.warning("Request body not received in time.")
+            self.backend.stop()
+            cycle = self.parsing
+            if cycle is not None:
+                cycle.lost()
+                if cycle is self.cycle and cycle.state is ResponseState.START:
+                    cycle.status = 408
+                    cycle.state = ResponseState.DONE
+                    self._write_error(408, "Request Timeout")
+            self._close()
+
+
+_CLOCK_NONE, _CLOCK_IDLE, _CLOCK_HEAD, _CLOCK_BODY = range(4)
+_ERROR_TEXTS = {
+    400: "Invalid HTTP request received.",
+    408: "Request Timeout",
+    413: "Request Entity Too Large",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+    505: "HTTP Version Not Supported",
+}
 
 
 def _fmt(addr: tuple[str, int] | None) -> str:

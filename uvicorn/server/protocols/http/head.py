@@ -25,6 +25,11 @@ the :class:`HeadError` and the connection is closed before the app sees anything
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from uvicorn.server.protocols.http.limits import Limits
+
 __all__ = ["KNOWN_METHODS", "HeadError", "RequestHead", "build_head", "check_raw_head"]
 
 _MAX_CONTENT_LENGTH_DIGITS = 19  # fits in a signed 64-bit integer
@@ -251,7 +256,7 @@ def transfer_coding_status(value: bytes) -> int:
     return 501
 
 
-def check_raw_head(raw: bytes) -> None:
+def check_raw_head(raw: bytes, limits: Limits) -> None:
     """Checks that need the head's bytes as they came, before a lenient parser
     normalises them away (used by the h11 backend; llhttp makes the same checks).
 
@@ -260,10 +265,16 @@ def check_raw_head(raw: bytes) -> None:
     receives an obs-fold in a request message ... MUST either reject the message
     by sending a 400"), Content-Length repeated or given as a list, methods
     neither backend can parse, and Transfer-Encoding values that are not a
-    single final ``chunked``.
+    single final ``chunked``. Also enforces the size limits, counted as the
+    httptools backend counts them: the request line, the number of fields, and
+    each field's name plus value.
     """
     lines = raw.split(b"\r\n")
     request_line = lines[0]
+    if limits.request_line and len(request_line) > limits.request_line:
+        raise HeadError(414, "Request line too long.")
+    if limits.fields and len(lines) - 1 > limits.fields:
+        raise HeadError(431, "Too many header fields.")
     if b"\n" in raw.replace(b"\r\n", b"") or b"\r" in raw.replace(b"\r\n", b""):
         raise HeadError(400, "Invalid line ending in request head.")
     method = request_line.split(b" ", 1)[0]
@@ -275,6 +286,8 @@ def check_raw_head(raw: bytes) -> None:
         if line[:1] in (b" ", b"\t"):
             raise HeadError(400, "Obsolete line folding in request head.")
         name, _, value = line.partition(b":")
+        if limits.field_size and len(name) + len(value.strip(b" \t")) > limits.field_size:
+            raise HeadError(431, "Header field too large.")
         name = name.lower()
         if name == b"content-length":
             content_lengths += 1

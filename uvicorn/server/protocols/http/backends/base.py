@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.head import RequestHead
+    from uvicorn.server.protocols.http.limits import Limits
 
 
 class RequestSink(Protocol):
@@ -40,4 +41,4 @@ class HTTPBackend(Protocol):
 
 
 class BackendFactory(Protocol):
-    def __call__(self, sink: RequestSink, max_incomplete_event_size: int) -> HTTPBackend: ...
+    def __call__(self, sink: RequestSink, limits: Limits) -> HTTPBackend: ...

@@ -17,6 +17,7 @@ from uvicorn.server.protocols.http.head import HeadError, build_head, check_raw_
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.backends.base import RequestSink
+    from uvicorn.server.protocols.http.limits import Limits
 
 __all__ = ["H11Backend"]
 
@@ -33,12 +34,13 @@ class H11Backend:
     as raw bytes (:func:`check_raw_head`) before h11 sees it complete.
     """
 
-    __slots__ = ("_conn", "_head", "_keep_alive", "_max_size", "_sink", "_stopped")
+    __slots__ = ("_conn", "_head", "_keep_alive", "_limits", "_max_size", "_sink", "_stopped")
 
-    def __init__(self, sink: RequestSink, max_incomplete_event_size: int) -> None:
+    def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
-        self._max_size = max_incomplete_event_size
-        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_incomplete_event_size)
+        self._limits = limits
+        self._max_size = limits.h11_max_incomplete_event_size
+        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_size)
         self._stopped = False
         self._keep_alive = True
         self._head: bytes | None = b""  # bytes of the head being received; None in a body
@@ -52,22 +54,35 @@ class H11Backend:
         end = head.find(b"\r\n\r\n", start)
         # Only the head is searched for a bare-LF ending, never the body after it.
         lf_end = head.find(b"\n\n", start, len(head) if end == -1 else end + 2)
+        limits = self._limits
         if lf_end != -1:
             error = HeadError(400, "Invalid line ending in request head.")
         elif end == -1:
+            size = len(head) - start
+            if limits.request_line and size > limits.request_line + 2:
+                line_end = head.find(b"\r\n", start)
+                if line_end == -1 or line_end - start > limits.request_line:
+                    self._fail(HeadError(414, "Request line too long."))
+                    return False
+            if size > limits.max_head:
+                self._fail(HeadError(431, "Request header fields too large."))
+                return False
             self._head = head
             return True
         else:
             try:
-                check_raw_head(head[start:end])
+                check_raw_head(head[start:end], limits)
             except HeadError as exc:
                 error = exc
             else:
                 self._head = None
                 return True
+        self._fail(error)
+        return False
+
+    def _fail(self, error: HeadError) -> None:
         self._stopped = True
         self._sink.on_error(error.status, error.reason)
-        return False
 
     def feed(self, data: bytes) -> None:
         if self._stopped:

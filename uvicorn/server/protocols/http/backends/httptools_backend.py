@@ -10,6 +10,7 @@ from uvicorn.server.protocols.http.head import HeadError, build_head
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.backends.base import RequestSink
+    from uvicorn.server.protocols.http.limits import Limits
 
 __all__ = ["HttpToolsBackend"]
 
@@ -33,10 +34,23 @@ class HttpToolsBackend:
     resumes there with a fresh parser, treating the request as plain HTTP.
     """
 
-    __slots__ = ("_headers", "_keep_alive", "_parser", "_sink", "_stopped", "_url")
+    __slots__ = (
+        "_head_bytes",
+        "_headers",
+        "_in_head",
+        "_keep_alive",
+        "_limits",
+        "_parser",
+        "_sink",
+        "_stopped",
+        "_url",
+    )
 
-    def __init__(self, sink: RequestSink, max_incomplete_event_size: int) -> None:
+    def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
+        self._limits = limits
+        self._in_head = True  # between requests or inside a head: bytes count to max_head
+        self._head_bytes = 0
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -46,6 +60,13 @@ class HttpToolsBackend:
     def feed(self, data: bytes) -> None:
         if self._stopped:
             return
+        if self._in_head:
+            # llhttp buffers a header line without bound until it ends; count the
+            # bytes of an unfinished head so an endless one is refused early.
+            self._head_bytes += len(data)
+            if self._head_bytes > self._limits.max_head:
+                self._refuse(431, "Request header fields too large.")
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -73,9 +94,23 @@ class HttpToolsBackend:
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        limit = self._limits.request_line
+        if limit and len(self._url) > limit and not self._stopped:
+            self._refuse(414, "Request line too long.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
+        headers = self._headers
+        headers.append((name.lower(), value))
+        limits = self._limits
+        if limits.field_size and len(name) + len(value) > limits.field_size:
+            self._refuse(431, "Header field too large.")
+        elif limits.fields and len(headers) > limits.fields:
+            self._refuse(431, "Too many header fields.")
+
+    def _refuse(self, status: int, reason: str) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._sink.on_error(status, reason)
 
     def on_headers_complete(self) -> None:
         if self._stopped:
@@ -85,10 +120,15 @@ class HttpToolsBackend:
         headers = self._headers
         self._url = b""
         self._headers = []
+        self._in_head = False
+        self._head_bytes = 0
+        limit = self._limits.request_line
+        method = _method_name(parser.get_method())
+        if limit and len(method) + len(url) + 10 > limit:  # "METHOD SP target SP HTTP/1.1"
+            self._refuse(414, "Request line too long.")
+            return
         try:
-            head = build_head(
-                _method_name(parser.get_method()), url, parser.get_http_version(), headers
-            )
+            head = build_head(method, url, parser.get_http_version(), headers)
         except HeadError as exc:
             self._stopped = True
             self._sink.on_error(exc.status, exc.reason)
@@ -105,6 +145,7 @@ class HttpToolsBackend:
             return
         if not self._keep_alive:
             self._stopped = True
+        self._in_head = True
         self._sink.on_end()
 
 
