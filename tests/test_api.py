@@ -93,9 +93,6 @@ def test_logging_formatters_importable_under_uvicorn_names() -> None:
     assert AccessFormatter and DefaultFormatter
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 9: uvicorn.workers (gunicorn worker classes) is not built yet"
-)
 def test_gunicorn_workers_importable() -> None:
     import uvicorn.workers as workers  # SPEC §1
 

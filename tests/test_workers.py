@@ -1,0 +1,91 @@
+"""gunicorn runs our worker classes: real gunicorn processes, real sockets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.server import ROOT
+
+pytest.importorskip("gunicorn")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def gunicorn(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UVICORN_", "GUNICORN"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    out = process.communicate(timeout=5)[0]
+                    raise AssertionError(f"gunicorn did not serve:\n{out}") from None
+                time.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("worker", ["UvicornWorker", "UvicornH11Worker"])
+def test_serves_and_stops_gracefully(worker: str) -> None:
+    with gunicorn("-k", f"uvicorn.workers.{worker}", "-w", "2", "examples.hello:app") as (
+        process,
+        url,
+    ):
+        responses = [httpx.get(url, timeout=5) for _ in range(5)]
+        assert all(r.status_code == 200 and r.text == "Hello, world!" for r in responses)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, out
+    assert "Application startup complete" in out or "Booting worker" in out
+
+
+def test_gunicorn_settings_reach_the_server() -> None:
+    """limit_request_line and the access log setting are gunicorn's, applied by our worker."""
+    with gunicorn(
+        "-k",
+        "uvicorn.workers.UvicornWorker",
+        "--limit-request-line",
+        "64",
+        "--access-logfile",
+        "-",
+        "examples.hello:app",
+    ) as (process, url):
+        ok = httpx.get(url + "/short", timeout=5)
+        too_long = httpx.get(url + "/" + "a" * 200, timeout=5)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+    assert ok.status_code == 200
+    assert too_long.status_code == 414
+    assert re.search(r'"GET /short HTTP/1.1" 200', out), out
