@@ -13,7 +13,9 @@ from uvicorn.adapters.asgi2 import ASGI2Adapter
 from uvicorn.adapters.detect import detect_interface
 from uvicorn.adapters.message_logger import MessageLogger
 from uvicorn.adapters.wsgi import wsgi_adapter
+from uvicorn.middleware.metrics import MetricsHooks
 from uvicorn.middleware.pipeline import build_pipeline
+from uvicorn.observability.metrics import MetricsState
 from uvicorn.server.protocols.context import ServerContext
 from uvicorn.server.protocols.http.backends import backend_factory
 from uvicorn.server.protocols.http.limits import Limits
@@ -45,6 +47,13 @@ def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Applicatio
     trace = config.trace_enabled
     if trace:
         app = MessageLogger(app)
+    extra_observers = []
+    on_rejected = None
+    if config.metrics_port is not None:
+        state = config.metrics_state = MetricsState()
+        hooks = MetricsHooks(state)
+        extra_observers.append(hooks.observe)
+        on_rejected = hooks.rejected
     pipeline = build_pipeline(
         proxy_headers=config.proxy_headers,
         forwarded_allow_ips=",".join(config.forwarded_allow_ips)
@@ -53,6 +62,7 @@ def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Applicatio
         root_path=config.root_path,
         limit_concurrency=config.limit_concurrency,
         access_log=config.access_log,
+        extra_observers=extra_observers,
     )
     http_name = config.http_backend_name() if isinstance(config.http, str) else "h11"
     if ":" in http_name:
@@ -75,6 +85,7 @@ def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Applicatio
         prepare_scope=pipeline.prepare_scope,
         admission=pipeline.admission,
         observers=pipeline.observers,
+        on_rejected=on_rejected,
         reset_contextvars=config.reset_contextvars,
         log_trace=trace,
     )

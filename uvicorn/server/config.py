@@ -43,6 +43,7 @@ from uvicorn.server.options import (
 
 if TYPE_CHECKING:
     from uvicorn.adapters.lifespan import Lifespan
+    from uvicorn.observability.metrics import MetricsState
     from uvicorn.server.protocols.context import ServerContext
 
 __all__ = ["LOGGING_CONFIG", "STARTUP_FAILURE", "Config", "create_ssl_context"]
@@ -120,6 +121,8 @@ class Config:
     h11_max_incomplete_event_size: int | None
     reset_contextvars: bool
     factory: bool
+    metrics_port: int | None
+    metrics_host: str
     callback_notify: Callable[..., Awaitable[None]] | None
     timeout_notify: int
     ssl_context_factory: Callable[[Config, Callable[[], ssl.SSLContext]], ssl.SSLContext] | None
@@ -134,6 +137,8 @@ class Config:
         self.app_dir = options.get("app_dir")
         self.headers = list(self.headers or [])
         self.loaded = False
+        self.metrics_dir: str | None = None  # set by a supervisor: workers report there
+        self.metrics_state: MetricsState | None = None
         self.reload = False
         self.should_reload = False
 

@@ -349,6 +349,15 @@ OPTIONS: tuple[Option, ...] = (
         show_default=False,
     ),
     Option(
+        "metrics_port",
+        "Serve Prometheus metrics at http://<metrics-host>:<port>/metrics, summed over all "
+        "workers. Off unless given.",
+        Bounded(min=0, max=65535),
+        None,
+        metavar="INTEGER",
+    ),
+    Option("metrics_host", "Bind address of the metrics endpoint.", str, "127.0.0.1"),
+    Option(
         "factory",
         "Treat APP as an application factory, i.e. a () -> <ASGI app> callable.",
         bool,

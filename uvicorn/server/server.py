@@ -91,6 +91,7 @@ class Server:
         self.lifespan: Lifespan
         self._captured_signals: list[int] = []
         self._date_second = 0
+        self._stop_metrics: Callable[[], None] | None = None
         self.limit_max_requests: int | None = None
         if config.limit_max_requests is not None:
             self.limit_max_requests = config.limit_max_requests + random.randint(
@@ -199,7 +200,52 @@ class Server:
             scheme = "https" if config.is_ssl else "http"
             for sock in listeners:
                 log_listening(sock, scheme)
+        self._start_metrics()
         self.started = True
+
+    def _start_metrics(self) -> None:
+        """Hand the metrics their live view; serve them here unless a supervisor does."""
+        state = self.config.metrics_state
+        if state is None:
+            return
+        server_state = self.server_state
+
+        def live() -> tuple[list[tuple[str, str]], int, int, int]:
+            connections = list(server_state.connections)
+            requests = []
+            for connection in connections:
+                cycle = getattr(connection, "cycle", None)
+                if cycle is not None:
+                    requests.append((cycle.scope["method"], cycle.scope["scheme"]))
+            return requests, len(connections), 0, server_state.total_connections
+
+        state.live = live
+        config = self.config
+        if config.metrics_dir is None and config.metrics_port is not None:
+            from uvicorn.observability.metrics import StateCollector, serve_metrics
+
+            try:
+                self._stop_metrics = serve_metrics(
+                    config.metrics_host, config.metrics_port, StateCollector(state)
+                )
+            except OSError as exc:
+                logger.error(
+                    "Cannot serve metrics on %s:%d: %s",
+                    config.metrics_host,
+                    config.metrics_port,
+                    exc,
+                )
+                sys.exit(1)
+            logger.info("Metrics on http://%s:%d/metrics", config.metrics_host, config.metrics_port)
+
+    def _write_metrics(self) -> None:
+        state = self.config.metrics_state
+        directory = self.config.metrics_dir
+        if state is not None and directory is not None:
+            try:
+                state.write(directory)
+            except OSError as exc:  # the supervisor removed it while shutting down
+                logger.debug("Cannot write metrics to %s: %s", directory, exc)
 
     # serving -----------------------------------------------------------------------------
 
@@ -217,6 +263,7 @@ class Server:
         if second != self._date_second:
             self._date_second = second
             self.server_state.refresh_date()
+            self._write_metrics()
         config = self.config
         if config.callback_notify is not None and now - self.last_notified > config.timeout_notify:
             self.last_notified = now
@@ -257,6 +304,10 @@ class Server:
                     transport.close()
         if not self.force_exit:
             await self.lifespan.shutdown()
+        self._write_metrics()
+        if self._stop_metrics is not None:
+            self._stop_metrics()
+            self._stop_metrics = None
 
     async def _wait_tasks_to_complete(self) -> None:
         state = self.server_state

@@ -35,6 +35,7 @@ class ServerContext:
         "limits",
         "log_trace",
         "observers",
+        "on_rejected",
         "prepare_scope",
         "reset_contextvars",
         "timeout_keep_alive",
@@ -51,6 +52,7 @@ class ServerContext:
         prepare_scope: ScopeLayer | None,
         admission: Callable[[ServerState], bool] | None,
         observers: tuple[Observer, ...],
+        on_rejected: Callable[[str], None] | None = None,
         reset_contextvars: bool,
         log_trace: bool,
     ) -> None:
@@ -62,6 +64,7 @@ class ServerContext:
         self.prepare_scope = prepare_scope
         self.admission = admission
         self.observers = observers
+        self.on_rejected = on_rejected  # metrics: why a request was refused
         self.reset_contextvars = reset_contextvars
         self.log_trace = log_trace
 
@@ -93,6 +96,7 @@ class ServerState:
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self.total_requests = 0
+        self.total_connections = 0
         self.connections: set[asyncio.Protocol] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._server_header = server_header

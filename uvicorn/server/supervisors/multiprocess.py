@@ -13,10 +13,13 @@ import logging
 import multiprocessing
 import os
 import queue
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
+from collections.abc import Callable
 from multiprocessing.context import SpawnProcess
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -103,6 +106,7 @@ class Multiprocess:
         self.should_exit = threading.Event()
         self.force_exit = False
         self.exit_code = 0
+        self.restarts = 0
 
     def _enqueue(self, sig: int, frame: FrameType | None) -> None:
         self.signals.put(sig)
@@ -115,6 +119,7 @@ class Multiprocess:
             extra={"color_message": "Started parent process [\x1b[36m%d\x1b[0m]"},
         )
         previous = {sig: signal.signal(sig, self._enqueue) for sig in _SIGNALS}
+        stop_metrics = self._start_metrics()
         try:
             for _ in range(self.config.workers):
                 self._spawn_worker()
@@ -125,11 +130,45 @@ class Multiprocess:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if stop_metrics is not None:
+                stop_metrics()
         logger.info(
             "Stopping parent process [%d]",
             pid,
             extra={"color_message": "Stopping parent process [\x1b[36m%d\x1b[0m]"},
         )
+
+    def _start_metrics(self) -> Callable[[], None] | None:
+        """One /metrics for all workers: they write their counts to a shared directory."""
+        config = self.config
+        if config.metrics_port is None:
+            return None
+        from uvicorn.observability.metrics import StateCollector, serve_metrics
+
+        directory = config.metrics_dir = tempfile.mkdtemp(prefix="uvicorn-metrics-")
+
+        def live_pids() -> set[int]:
+            return {w.pid for w in self.workers if w.pid is not None and w.is_alive()}
+
+        def supervisor() -> tuple[int, int]:
+            return len(live_pids()), self.restarts
+
+        collector = StateCollector(directory=directory, live_pids=live_pids, supervisor=supervisor)
+        try:
+            stop = serve_metrics(config.metrics_host, config.metrics_port, collector)
+        except OSError as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            logger.error(
+                "Cannot serve metrics on %s:%d: %s", config.metrics_host, config.metrics_port, exc
+            )
+            raise SystemExit(1) from None
+        logger.info("Metrics on http://%s:%d/metrics", config.metrics_host, config.metrics_port)
+
+        def stop_and_clean() -> None:
+            stop()
+            shutil.rmtree(directory, ignore_errors=True)
+
+        return stop_and_clean
 
     def _spawn_worker(self) -> Worker:
         worker = Worker(self.config, self.sockets)
@@ -172,6 +211,7 @@ class Multiprocess:
             replacement = Worker(self.config, self.sockets)
             replacement.start()
             self.workers[index] = replacement
+            self.restarts += 1
 
     def _stop_workers(self) -> None:
         for worker in self.workers:

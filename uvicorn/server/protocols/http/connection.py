@@ -95,6 +95,7 @@ class HTTPConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
         self.state.connections.add(self)
+        self.state.total_connections += 1
         self.client = client_addr(transport)
         self.server = server_addr(transport)
         tls = is_tls(transport)
@@ -233,6 +234,8 @@ class HTTPConnection(asyncio.Protocol):
         else:
             logger.warning("Request refused with %d: %s", status, reason)
         self.clock = _CLOCK_NONE
+        if self.ctx.on_rejected is not None:
+            self.ctx.on_rejected(_REJECT_REASONS.get(status, "bad_request"))
         parsing = self.parsing
         self.parsing = None
         if parsing is not None and not parsing.body_complete:
@@ -353,6 +356,8 @@ class HTTPConnection(asyncio.Protocol):
         self.cycle = cycle
         ctx = self.ctx
         if ctx.admission is not None and not ctx.admission(self.state):
+            if ctx.on_rejected is not None:
+                ctx.on_rejected("concurrency_limit")
             cycle.status = 503
             cycle.keep_alive = False
             cycle.state = ResponseState.DONE
@@ -440,6 +445,8 @@ class HTTPConnection(asyncio.Protocol):
             self._close()
         elif clock == _CLOCK_HEAD:
             self.backend.stop()
+            if self.head_seen and self.ctx.on_rejected is not None:
+                self.ctx.on_rejected("timeout")
             if self.head_seen and self.cycle is None:
                 logger.warning(
                     "Request head not received within %gs.", self.ctx.limits.head_timeout
@@ -449,6 +456,8 @@ class HTTPConnection(asyncio.Protocol):
         else:
             logger.warning("Request body not received in time.")
             self.backend.stop()
+            if self.ctx.on_rejected is not None:
+                self.ctx.on_rejected("timeout")
             cycle = self.parsing
             if cycle is not None:
                 cycle.lost()
@@ -460,6 +469,7 @@ class HTTPConnection(asyncio.Protocol):
 
 
 _CLOCK_NONE, _CLOCK_IDLE, _CLOCK_HEAD, _CLOCK_BODY = range(4)
+_REJECT_REASONS = {408: "timeout", 413: "limits", 414: "limits", 431: "limits"}
 _ERROR_TEXTS = {
     400: "Invalid HTTP request received.",
     408: "Request Timeout",

@@ -25,6 +25,7 @@ the :class:`HeadError` and the connection is closed before the app sees anything
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["KNOWN_METHODS", "HeadError", "RequestHead", "build_head", "check_raw_head"]
 
 _MAX_CONTENT_LENGTH_DIGITS = 19  # fits in a signed 64-bit integer
+
+# RFC 9110 §5.5: a field value is visible characters, obs-text, SP and HTAB; CR and LF
+# are line endings, checked on their own.
+_control_byte = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
 
 # The methods llhttp parses; the h11 backend refuses the rest too, so both backends
 # answer the same bytes alike (an unknown method cannot be routed by either).
@@ -261,11 +266,12 @@ def check_raw_head(raw: bytes, limits: Limits) -> None:
     normalises them away (used by the h11 backend; llhttp makes the same checks).
 
     ``raw`` is the head up to, not including, its final empty line. Refused:
-    line endings other than CRLF, obs-fold (RFC 9112 §5.2: "A server that
-    receives an obs-fold in a request message ... MUST either reject the message
-    by sending a 400"), Content-Length repeated or given as a list, methods
-    neither backend can parse, and Transfer-Encoding values that are not a
-    single final ``chunked``. Also enforces the size limits, counted as the
+    line endings other than CRLF, control characters other than HTAB, obs-fold
+    (RFC 9112 §5.2: "A server that receives an obs-fold in a request message ...
+    MUST either reject the message by sending a 400"), Content-Length repeated
+    or given as a list, methods neither backend can parse, and Transfer-Encoding
+    values that are not a single final ``chunked`` (after the checks of
+    :func:`build_head` that come first there). Also enforces the size limits, counted as the
     httptools backend counts them: the request line, the number of fields, and
     each field's name plus value.
     """
@@ -277,6 +283,8 @@ def check_raw_head(raw: bytes, limits: Limits) -> None:
         raise HeadError(431, "Too many header fields.")
     if b"\n" in raw.replace(b"\r\n", b"") or b"\r" in raw.replace(b"\r\n", b""):
         raise HeadError(400, "Invalid line ending in request head.")
+    if _control_byte(raw):  # h11 lets these through in field values; llhttp does not
+        raise HeadError(400, "Control character in request head.")
     method = request_line.split(b" ", 1)[0]
     if method.decode("latin-1") not in KNOWN_METHODS:
         raise HeadError(400, "Unknown request method.")
@@ -296,6 +304,11 @@ def check_raw_head(raw: bytes, limits: Limits) -> None:
         elif name == b"transfer-encoding":
             transfer_encodings.append(value)
     if transfer_encodings:
+        # In build_head's order, so both backends give the same status for the same head.
+        if content_lengths:
+            raise HeadError(400, "Both Content-Length and Transfer-Encoding headers.")
+        if request_line.endswith(b" HTTP/1.0"):
+            raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request.")
         status = transfer_coding_status(b",".join(transfer_encodings))
         if status:
             raise HeadError(status, "Unsupported Transfer-Encoding.")

@@ -34,22 +34,37 @@ class H11Backend:
     as raw bytes (:func:`check_raw_head`) before h11 sees it complete.
     """
 
-    __slots__ = ("_conn", "_head", "_keep_alive", "_limits", "_max_size", "_sink", "_stopped")
+    __slots__ = (
+        "_conn",
+        "_head",
+        "_head_cap",
+        "_keep_alive",
+        "_limits",
+        "_max_size",
+        "_sink",
+        "_stopped",
+    )
 
     def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
         self._limits = limits
         self._max_size = limits.h11_max_incomplete_event_size
+        # h11 only ever sees complete heads, so its incomplete-event bound is applied here.
+        self._head_cap = min(limits.max_head, self._max_size)
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_size)
         self._stopped = False
         self._keep_alive = True
         self._head: bytes | None = b""  # bytes of the head being received; None in a body
 
-    def _check_head(self, data: bytes) -> bool:
-        """Accumulate head bytes; once the head is complete, check them raw."""
+    def _take_head(self, data: bytes) -> bytes | None:
+        """Accumulate head bytes; h11 sees a head only once it is complete and
+        checked raw, without the empty lines that may precede it (RFC 9112 §2.2:
+        a server SHOULD ignore them; h11 would refuse them). Returns the bytes
+        for h11 (the head and whatever followed it), or None: incomplete or refused.
+        """
         head = self._head + data if self._head else data
         start = 0
-        while head.startswith(b"\r\n", start):  # RFC 9112 §2.2: leading empty lines
+        while head.startswith(b"\r\n", start):
             start += 2
         end = head.find(b"\r\n\r\n", start)
         # Only the head is searched for a bare-LF ending, never the body after it.
@@ -63,12 +78,12 @@ class H11Backend:
                 line_end = head.find(b"\r\n", start)
                 if line_end == -1 or line_end - start > limits.request_line:
                     self._fail(HeadError(414, "Request line too long."))
-                    return False
-            if size > limits.max_head:
+                    return None
+            if size > self._head_cap:
                 self._fail(HeadError(431, "Request header fields too large."))
-                return False
-            self._head = head
-            return True
+                return None
+            self._head = head[start:] if start else head
+            return None
         else:
             try:
                 check_raw_head(head[start:end], limits)
@@ -76,9 +91,9 @@ class H11Backend:
                 error = exc
             else:
                 self._head = None
-                return True
+                return head[start:] if start else head
         self._fail(error)
-        return False
+        return None
 
     def _fail(self, error: HeadError) -> None:
         self._stopped = True
@@ -87,8 +102,11 @@ class H11Backend:
     def feed(self, data: bytes) -> None:
         if self._stopped:
             return
-        if self._head is not None and not self._check_head(data):
-            return
+        if self._head is not None:
+            ready = self._take_head(data)
+            if ready is None:
+                return
+            data = ready
         conn = self._conn
         conn.receive_data(data)
         sink = self._sink
@@ -134,9 +152,10 @@ class H11Backend:
                     return
                 if not trailing:
                     return
-                if not self._check_head(trailing):
+                ready = self._take_head(trailing)
+                if ready is None:
                     return
-                conn.receive_data(trailing)
+                conn.receive_data(ready)
             elif event is _PAUSED:
                 return
             else:  # ConnectionClosed: the core learns of it through connection_lost

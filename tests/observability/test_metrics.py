@@ -1,0 +1,151 @@
+"""Prometheus metrics scraped over HTTP from real servers, one process and several."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.support.server import ROOT, serve, spawn_cli
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _value(text: str, name: str, **labels: str) -> float:
+    """The sample ``name{labels}`` in Prometheus text format (labels in any order)."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        match = re.match(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(match.group(3))
+    raise AssertionError(f"no sample {name}{labels} in:\n{text}")
+
+
+async def echo_app(scope, receive, send):  # type: ignore[no-untyped-def]
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_single_process_metrics(http_backend: str) -> None:
+    port = _free_port()
+    with serve(echo_app, http=http_backend, metrics_port=port) as running:
+        for _ in range(3):
+            assert httpx.post(running.url + "/items/42?x=1", content=b"a" * 500).status_code == 201
+        httpx.request("FROB", running.url + "/")  # an unknown method: refused, not routed
+        with running.connect() as sock:  # a malformed request
+            sock.sendall(b"GET / HTTP/1.1\r\nContent-Length: x\r\nHost: a\r\n\r\n")
+            sock.recv(1024)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    labels = {
+        "http_request_method": "POST",
+        "http_response_status_code": "201",
+        "url_scheme": "http",
+        "network_protocol_version": "1.1",
+    }
+    assert _value(text, "http_server_request_duration_seconds_count", **labels) == 3
+    assert _value(text, "http_server_request_duration_seconds_bucket", le="+Inf", **labels) == 3
+    assert _value(text, "http_server_request_body_size_bytes_sum", **labels) == 1500
+    assert _value(text, "http_server_response_body_size_bytes_sum", **labels) == 1500
+    assert _value(text, "uvicorn_requests_rejected_total", reason="bad_request") >= 2
+    assert _value(text, "uvicorn_connections_total") >= 5
+    assert "process_cpu_seconds_total" in text
+    # no label ever carries the request path or query
+    assert "/items" not in text and "x=1" not in text
+
+
+def test_active_requests_gauge_and_unknown_methods_are_other() -> None:
+    release = asyncio.Event()
+
+    async def slow(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["path"] == "/wait":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = _free_port()
+    with serve(slow, metrics_port=port, http="h11") as running, running.connect() as sock:
+        sock.sendall(b"PURGE /wait HTTP/1.1\r\nHost: a\r\n\r\n")
+        deadline = time.monotonic() + 5
+        active = 0.0
+        while active != 1 and time.monotonic() < deadline:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            if 'http_request_method="_OTHER"' in text:
+                active = _value(text, "http_server_active_requests", http_request_method="_OTHER")
+            time.sleep(0.05)
+        assert active == 1
+        assert _value(text, "uvicorn_connections_active") >= 1
+        task = next(iter(running.server.server_state.tasks))
+        task.get_loop().call_soon_threadsafe(release.set)  # the event lives on the server's loop
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200 OK")
+
+
+@pytest.mark.timeout(90)
+def test_workers_are_summed_and_restarts_keep_counts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    port = _free_port()
+    with spawn_cli(
+        "examples.hello:app",
+        "--port",
+        "0",
+        "--workers",
+        "2",
+        "--metrics-port",
+        str(port),
+        "--no-access-log",
+        cwd=ROOT,
+    ) as cli:
+        pids: list[int] = []
+        deadline = time.monotonic() + 20
+        while len(pids) < 2 and time.monotonic() < deadline:
+            line = cli.wait_for(r"Started server process \[(\d+)\]")
+            pid = int(re.search(r"\[(\d+)\]", line).group(1))  # type: ignore[union-attr]
+            if pid not in pids:
+                pids.append(pid)
+            cli.lines.remove(line)
+        url = f"http://127.0.0.1:{cli.port}/"
+        for _ in range(40):
+            with httpx.Client() as client:  # a new connection each time: both workers serve
+                assert client.get(url).status_code == 200
+        time.sleep(1.5)  # workers report once a second
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        before = _value(httpx.get(metrics).text, "http_server_request_duration_seconds_count")
+        assert before == 40
+        assert _value(httpx.get(metrics).text, "uvicorn_workers") == 2
+        os.kill(pids[0], signal.SIGKILL)
+        cli.wait_for(r"died")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            text = httpx.get(metrics).text
+            if (
+                _value(text, "uvicorn_worker_restarts_total") == 1
+                and _value(text, "uvicorn_workers") == 2
+            ):
+                break
+            time.sleep(0.2)
+        assert _value(text, "uvicorn_worker_restarts_total") == 1
+        assert _value(text, "http_server_request_duration_seconds_count") == 40
+        directories = [d for d in os.listdir("/tmp") if d.startswith("uvicorn-metrics-")]
+        assert directories
+        returncode = cli.stop()
+    assert returncode == 0
+    leftover = [d for d in os.listdir("/tmp") if d.startswith("uvicorn-metrics-")]
+    assert not (set(leftover) & set(directories)), "the metrics directory is removed on exit"

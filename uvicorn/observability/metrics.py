@@ -1,0 +1,303 @@
+"""Prometheus metrics: cheap aggregates per process, summed over workers at scrape time.
+
+Updating prometheus-client metric objects per request (label lookup, a lock, in
+multiprocess mode an mmap write, for each of four metrics) costs more than
+serving a small response. Instead each process keeps plain aggregates,
+:class:`MetricsState`, updated by the request observer on the event loop thread
+(bucket counts, sums, counters; no locks), and a prometheus-client *collector*
+turns them into metric families when Prometheus scrapes.
+
+With ``--workers N`` each worker writes its state to ``<dir>/<pid>.json`` once a
+second and when it stops; the supervisor serves ``/metrics`` and sums the files.
+Counters and histograms of workers that have exited stay in the sum, so a restart
+loses nothing; gauges count live workers only. The directory is removed on exit.
+
+Names follow the OpenTelemetry HTTP semantic conventions (SPEC §5). No label
+takes the request path; methods outside the standard set are ``_OTHER``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "METHODS",
+    "SIZE_BUCKETS",
+    "MetricsState",
+    "StateCollector",
+    "serve_metrics",
+]
+
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
+)
+# OpenTelemetry's advice for http.server.request.duration
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+SIZE_BUCKETS = (0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
+REJECT_REASONS = ("concurrency_limit", "bad_request", "limits", "timeout")
+
+_REQUEST_LABELS = (
+    "http_request_method",
+    "http_response_status_code",
+    "url_scheme",
+    "network_protocol_version",
+)
+_ACTIVE_LABELS = ("http_request_method", "url_scheme")
+
+
+class _Histogram:
+    """Bucket counts (non-cumulative, one per bound plus +Inf), count and sum."""
+
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self, size: int) -> None:
+        self.buckets = [0] * (size + 1)
+        self.count = 0
+        self.total = 0.0
+
+
+LiveView = Callable[[], tuple[list[tuple[str, str]], int, int, int]]
+
+
+class MetricsState:
+    """Everything one process counts; mutated only on its event-loop thread.
+
+    Gauges are not counted up and down per request (an aborted request would
+    leak); ``live`` reads them off the server when a snapshot is taken: the
+    (method, scheme) of each request in progress, open connections, open
+    WebSockets, and connections accepted so far.
+    """
+
+    def __init__(self, live: LiveView | None = None) -> None:
+        self.durations: dict[tuple[str, ...], _Histogram] = {}
+        self.request_sizes: dict[tuple[str, ...], _Histogram] = {}
+        self.response_sizes: dict[tuple[str, ...], _Histogram] = {}
+        self.rejected = dict.fromkeys(REJECT_REASONS, 0)
+        self.live = live
+
+    # hot path -----------------------------------------------------------------------
+
+    def request_finished(
+        self,
+        method: str,
+        scheme: str,
+        status: int,
+        version: str,
+        duration: float,
+        request_size: int,
+        response_size: int,
+    ) -> None:
+        method = method if method in METHODS else "_OTHER"
+        key = (method, str(status), scheme, version)
+        durations = self.durations.get(key)
+        if durations is None:
+            durations = self.durations[key] = _Histogram(len(DURATION_BUCKETS))
+            self.request_sizes[key] = _Histogram(len(SIZE_BUCKETS))
+            self.response_sizes[key] = _Histogram(len(SIZE_BUCKETS))
+        durations.buckets[bisect_left(DURATION_BUCKETS, duration)] += 1
+        durations.count += 1
+        durations.total += duration
+        sizes = self.request_sizes[key]
+        sizes.buckets[bisect_left(SIZE_BUCKETS, request_size)] += 1
+        sizes.count += 1
+        sizes.total += request_size
+        sizes = self.response_sizes[key]
+        sizes.buckets[bisect_left(SIZE_BUCKETS, response_size)] += 1
+        sizes.count += 1
+        sizes.total += response_size
+
+    def rejected_request(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    # persistence ------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        def hists(table: dict[tuple[str, ...], _Histogram]) -> list[Any]:
+            return [[list(k), h.buckets, h.count, h.total] for k, h in list(table.items())]
+
+        active: dict[tuple[str, str], int] = {}
+        requests, connections, websockets, accepted = self.live() if self.live else ([], 0, 0, 0)
+        for method, scheme in requests:
+            key = (method if method in METHODS else "_OTHER", scheme)
+            active[key] = active.get(key, 0) + 1
+        return {
+            "durations": hists(self.durations),
+            "request_sizes": hists(self.request_sizes),
+            "response_sizes": hists(self.response_sizes),
+            "active": [[list(k), v] for k, v in active.items()],
+            "connections_active": connections,
+            "connections_total": accepted,
+            "websockets_active": websockets,
+            "rejected": dict(self.rejected),
+        }
+
+    def write(self, directory: str) -> None:
+        """Replace ``<directory>/<pid>.json`` atomically (a scrape never sees half a file)."""
+        path = os.path.join(directory, f"{os.getpid()}.json")
+        temporary = path + ".tmp"
+        with open(temporary, "w") as file:
+            json.dump(self.to_json(), file)
+        os.replace(temporary, path)
+
+
+class _Sum:
+    """The sum of several states, in the shape the collector reads."""
+
+    def __init__(self) -> None:
+        self.durations: dict[tuple[str, ...], list[Any]] = {}
+        self.request_sizes: dict[tuple[str, ...], list[Any]] = {}
+        self.response_sizes: dict[tuple[str, ...], list[Any]] = {}
+        self.active: dict[tuple[str, ...], int] = {}
+        self.connections_active = 0
+        self.connections_total = 0
+        self.websockets_active = 0
+        self.rejected = dict.fromkeys(REJECT_REASONS, 0)
+
+    def add(self, data: dict[str, Any], live: bool) -> None:
+        for name in ("durations", "request_sizes", "response_sizes"):
+            table = getattr(self, name)
+            for key, buckets, count, total in data[name]:
+                entry = table.setdefault(tuple(key), [[0] * len(buckets), 0, 0.0])
+                entry[0] = [a + b for a, b in zip(entry[0], buckets, strict=True)]
+                entry[1] += count
+                entry[2] += total
+        self.connections_total += data["connections_total"]
+        for reason, count in data["rejected"].items():
+            self.rejected[reason] = self.rejected.get(reason, 0) + count
+        if live:
+            for key, value in data["active"]:
+                self.active[tuple(key)] = self.active.get(tuple(key), 0) + value
+            self.connections_active += data["connections_active"]
+            self.websockets_active += data["websockets_active"]
+
+
+def _histogram(
+    name: str,
+    documentation: str,
+    bounds: tuple[float, ...],
+    table: Iterable[tuple[tuple[str, ...], list[int], int, float]],
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=_REQUEST_LABELS)
+    for key, buckets, _count, total in table:
+        cumulative = []
+        running = 0
+        for bound, value in zip((*bounds, float("inf")), buckets, strict=True):
+            running += value
+            cumulative.append((_bound(bound), running))
+        family.add_metric(list(key), cumulative, total)
+    return family
+
+
+def _bound(value: float) -> str:
+    return "+Inf" if value == float("inf") else repr(float(value))
+
+
+class StateCollector:
+    """A prometheus-client collector over one live state or a directory of worker files."""
+
+    def __init__(
+        self,
+        state: MetricsState | None = None,
+        directory: str | None = None,
+        live_pids: Callable[[], set[int]] | None = None,
+        supervisor: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
+        self.state = state
+        self.directory = directory
+        self.live_pids = live_pids
+        self.supervisor = supervisor
+
+    def _total(self) -> _Sum:
+        total = _Sum()
+        if self.state is not None:
+            total.add(self.state.to_json(), live=True)
+        if self.directory is not None:
+            live = self.live_pids() if self.live_pids else set()
+            for entry in os.listdir(self.directory):
+                if not entry.endswith(".json"):
+                    continue
+                try:
+                    with open(os.path.join(self.directory, entry)) as file:
+                        data = json.load(file)
+                except (OSError, ValueError):
+                    continue  # a worker replacing its file right now: next scrape has it
+                total.add(data, live=int(entry[:-5]) in live)
+        return total
+
+    def collect(self) -> Iterator[Metric]:
+        total = self._total()
+        yield _histogram(
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests.",
+            DURATION_BUCKETS,
+            ((k, v[0], v[1], v[2]) for k, v in total.durations.items()),
+        )
+        yield _histogram(
+            "http_server_request_body_size_bytes",
+            "Size of HTTP server request bodies.",
+            SIZE_BUCKETS,
+            ((k, v[0], v[1], v[2]) for k, v in total.request_sizes.items()),
+        )
+        yield _histogram(
+            "http_server_response_body_size_bytes",
+            "Size of HTTP server response bodies.",
+            SIZE_BUCKETS,
+            ((k, v[0], v[1], v[2]) for k, v in total.response_sizes.items()),
+        )
+        active = GaugeMetricFamily(
+            "http_server_active_requests", "Active HTTP server requests.", labels=_ACTIVE_LABELS
+        )
+        for key, value in total.active.items():
+            active.add_metric(list(key), value)
+        yield active
+        yield GaugeMetricFamily(
+            "uvicorn_connections_active", "Open client connections.", value=total.connections_active
+        )
+        yield CounterMetricFamily(
+            "uvicorn_connections", "Client connections accepted.", value=total.connections_total
+        )
+        rejected = CounterMetricFamily(
+            "uvicorn_requests_rejected", "Requests refused by the server.", labels=("reason",)
+        )
+        for reason, count in total.rejected.items():
+            rejected.add_metric([reason], count)
+        yield rejected
+        yield GaugeMetricFamily(
+            "uvicorn_websocket_connections_active",
+            "Open WebSocket connections.",
+            value=total.websockets_active,
+        )
+        if self.supervisor is not None:
+            workers, restarts = self.supervisor()
+            yield GaugeMetricFamily("uvicorn_workers", "Live worker processes.", value=workers)
+            yield CounterMetricFamily(
+                "uvicorn_worker_restarts", "Workers replaced after they died.", value=restarts
+            )
+
+
+def serve_metrics(host: str, port: int, collector: StateCollector) -> Callable[[], None]:
+    """Serve ``/metrics`` from a background thread; returns the function that stops it."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    registry.register(ProcessCollector(registry=None))
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    return stop
