@@ -58,6 +58,7 @@ class RequestRecord:
         "finished_at",
         "request_body_size",
         "response_body_size",
+        "response_headers",
         "scope",
         "started_at",
         "status",
@@ -71,11 +72,13 @@ class RequestRecord:
         response_body_size: int,
         started_at: float,
         finished_at: float,
+        response_headers: Any = (),
     ) -> None:
         self.scope = scope
         self.status = status
         self.request_body_size = request_body_size
         self.response_body_size = response_body_size
+        self.response_headers = response_headers  # the app's list, as sent (not copied)
         self.started_at = started_at
         self.finished_at = finished_at
 

@@ -1,5 +1,6 @@
 """Formatter names that existing log configs reference (``uvicorn.logging.DefaultFormatter``)."""
 
+from uvicorn.observability.json import JSONFormatter
 from uvicorn.observability.logging import (
     TRACE_LOG_LEVEL,
     AccessFormatter,
@@ -7,4 +8,10 @@ from uvicorn.observability.logging import (
     DefaultFormatter,
 )
 
-__all__ = ["TRACE_LOG_LEVEL", "AccessFormatter", "ColourizedFormatter", "DefaultFormatter"]
+__all__ = [
+    "TRACE_LOG_LEVEL",
+    "AccessFormatter",
+    "ColourizedFormatter",
+    "DefaultFormatter",
+    "JSONFormatter",
+]

@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
-from typing import TYPE_CHECKING, TextIO
-from urllib.parse import quote
+import time
+from typing import TYPE_CHECKING, Any, TextIO
 
-from uvicorn.observability.logging import AccessFormatter
+from uvicorn.observability.access_format import CompiledFormat, json_fields, request_target
+from uvicorn.observability.json import JSONFormatter
+from uvicorn.observability.logging import ACCESS_MESSAGE_FORMAT, AccessFormatter
 
 if TYPE_CHECKING:
     from uvicorn._types import Observer, RequestRecord
@@ -30,16 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["AccessLog", "access_log_observer", "request_target"]
 
 DEFAULT_ACCESS_FORMAT = '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s'
-_SAFE_PATH = "/:@!$&'()*+,;=-._~"
-_SAFE_QUERY = _SAFE_PATH + "?%"
-
-
-def request_target(path: str, query_string: bytes) -> str:
-    """The path as it goes into a log line: percent-encoded, so no control character survives."""
-    target = quote(path, safe=_SAFE_PATH)
-    if query_string:
-        return target + "?" + quote(query_string.decode("latin-1"), safe=_SAFE_QUERY)
-    return target
 
 
 def _status_texts(use_colors: bool) -> dict[int, str]:
@@ -48,25 +40,38 @@ def _status_texts(use_colors: bool) -> dict[int, str]:
 
 
 class AccessLog:
-    """Observer that logs each finished request to ``uvicorn.access``."""
+    """Observer that logs each finished request to ``uvicorn.access``.
 
-    def __init__(self) -> None:
+    ``access_format`` is the compiled ``--access-log-format``, or None for uvicorn's
+    line. The fast path is taken when the logger's one handler still has the
+    formatter the default configuration gave it: uvicorn's access line, the
+    message line used with ``--access-log-format``, or JSON.
+    """
+
+    def __init__(self, access_format: CompiledFormat | None = None) -> None:
         self.logger = logging.getLogger("uvicorn.access")
+        self.access_format = access_format
         self.stream: TextIO | None = None
         self.handler: logging.Handler | None = None
+        self.json: JSONFormatter | None = None
         self.buffer: list[str] = []
+        self.prefix = ""
+        self.use_colors = False
+        self.status_texts: dict[int, str] = {}
         handler = self._default_handler()
         if handler is not None:
-            formatter = handler.formatter
-            assert isinstance(formatter, AccessFormatter)
             self.handler = handler
             self.stream = handler.stream  # type: ignore[attr-defined]
-            self.use_colors = formatter.use_colors
-            level = logging.INFO
-            name = logging.getLevelName(level)
-            prefix = formatter.color_level_name(name, level) if self.use_colors else name
-            self.prefix = f"{prefix}:{' ' * (8 - len(name))} "
-            self.status_texts = _status_texts(self.use_colors)
+            formatter = handler.formatter
+            if isinstance(formatter, JSONFormatter):
+                self.json = formatter
+            else:
+                assert isinstance(formatter, AccessFormatter)
+                self.use_colors = formatter.use_colors
+                name = logging.getLevelName(logging.INFO)
+                shown = formatter.color_level_name(name, logging.INFO) if self.use_colors else name
+                self.prefix = f"{shown}:{' ' * (8 - len(name))} "
+                self.status_texts = _status_texts(self.use_colors)
 
     def _default_handler(self) -> logging.Handler | None:
         logger = self.logger
@@ -74,43 +79,68 @@ class AccessLog:
             return None
         handler = logger.handlers[0]
         formatter = handler.formatter
-        if (
-            type(handler) is not logging.StreamHandler
-            or handler.filters
-            or type(formatter) is not AccessFormatter
-            or formatter._fmt != DEFAULT_ACCESS_FORMAT
-        ):
+        if type(handler) is not logging.StreamHandler or handler.filters:
             return None
-        return handler
+        if type(formatter) is JSONFormatter:
+            return handler
+        expected = DEFAULT_ACCESS_FORMAT if self.access_format is None else ACCESS_MESSAGE_FORMAT
+        if type(formatter) is AccessFormatter and formatter._fmt == expected:
+            return handler
+        return None
 
     def __call__(self, record: RequestRecord) -> None:
         logger = self.logger
         if not logger.isEnabledFor(logging.INFO):
             return
+        if self.stream is None:
+            self._log(record)
+            return
+        json_formatter = self.json
+        if json_formatter is not None:
+            line = json_formatter.render(self._json_event(record)) + "\n"
+        elif self.access_format is not None:
+            line = f"{self.prefix}{self.access_format.render(record)}\n"
+        else:
+            line = self._text_line(record)
+        buffer = self.buffer
+        buffer.append(line)
+        if len(buffer) == 1:
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def _log(self, record: RequestRecord) -> None:
+        """Through logging: any handler, filter or formatter a user configured."""
+        if self.access_format is not None:
+            self.logger.info(
+                "%s", self.access_format.render(record), extra={"request_record": record}
+            )
+            return
+        self.logger.info(_UVICORN_LINE, *_uvicorn_args(record), extra={"request_record": record})
+
+    def _text_line(self, record: RequestRecord) -> str:
         scope = record.scope
         client = scope.get("client")
         client_addr = "%s:%d" % (client[0], client[1]) if client else "-"
         target = request_target(scope["path"], scope["query_string"])
-        if self.stream is None:
-            logger.info(
-                '%s - "%s %s HTTP/%s" %d',
-                client_addr,
-                scope["method"],
-                target,
-                scope["http_version"],
-                record.status,
-                extra={"request_record": record},
-            )
-            return
         status = record.status
         status_text = self.status_texts.get(status) or f"{status} "
         request_line = f"{scope['method']} {target} HTTP/{scope['http_version']}"
         if self.use_colors:
             request_line = f"\x1b[1m{request_line}\x1b[0m"
-        buffer = self.buffer
-        buffer.append(f'{self.prefix}{client_addr} - "{request_line}" {status_text}\n')
-        if len(buffer) == 1:
-            asyncio.get_running_loop().call_soon(self.flush)
+        return f'{self.prefix}{client_addr} - "{request_line}" {status_text}\n'
+
+    def _json_event(self, record: RequestRecord) -> dict[str, Any]:
+        if self.access_format is not None:
+            message = self.access_format.render(record)
+        else:
+            message = _UVICORN_LINE % _uvicorn_args(record)
+        event = {
+            "timestamp": _now_rfc3339(),
+            "level": "info",
+            "logger": "uvicorn.access",
+            "message": message,
+        }
+        event.update(json_fields(record))
+        return event
 
     def flush(self) -> None:
         """Write the batched lines; runs once per event-loop iteration that logged."""
@@ -130,5 +160,26 @@ class AccessLog:
             handler.release()
 
 
-def access_log_observer() -> Observer:
-    return AccessLog()
+_UVICORN_LINE = '%s - "%s %s HTTP/%s" %d'
+
+
+def _uvicorn_args(record: RequestRecord) -> tuple[str, str, str, str, int]:
+    """uvicorn's access-record args: (client_addr, method, path, http_version, status)."""
+    scope = record.scope
+    client = scope.get("client")
+    return (
+        "%s:%d" % (client[0], client[1]) if client else "-",
+        scope["method"],
+        request_target(scope["path"], scope["query_string"]),
+        scope["http_version"],
+        record.status,
+    )
+
+
+def _now_rfc3339() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def access_log_observer(access_format: CompiledFormat | None = None) -> Observer:
+    return AccessLog(access_format)

@@ -21,6 +21,7 @@ from uvicorn.middleware.access_log import access_log_observer
 from uvicorn.middleware.concurrency import concurrency_admission
 from uvicorn.middleware.proxy_headers import ProxyHeaders, TrustedHosts
 from uvicorn.middleware.root_path import RootPath
+from uvicorn.observability.access_format import compile_access_format
 
 if TYPE_CHECKING:
     from uvicorn._types import Observer, Scope, ScopeLayer
@@ -58,6 +59,7 @@ def build_pipeline(
     root_path: str,
     limit_concurrency: int | None,
     access_log: bool,
+    access_log_format: str | None = None,
     extra_observers: Sequence[Observer] = (),
 ) -> Pipeline:
     layers: list[ScopeLayer] = []
@@ -67,7 +69,8 @@ def build_pipeline(
         layers.append(RootPath(root_path))
     observers: list[Observer] = []
     if access_log:
-        observers.append(access_log_observer())
+        compiled = compile_access_format(access_log_format) if access_log_format else None
+        observers.append(access_log_observer(compiled))
     observers.extend(extra_observers)
     return Pipeline(
         prepare_scope=chain_scope_layers(layers),

@@ -184,13 +184,32 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+ACCESS_MESSAGE_FORMAT = "%(levelprefix)s %(message)s"  # with --access-log-format
+
+
+def default_config(log_format: str, custom_access_format: bool) -> dict[str, Any]:
+    """LOGGING_CONFIG adjusted for ``--log-format`` and ``--access-log-format``."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    formatters = config["formatters"]
+    if log_format == "json":
+        for name in ("default", "access"):
+            formatters[name] = {"()": "uvicorn.logging.JSONFormatter"}
+    elif custom_access_format:
+        formatters["access"]["fmt"] = ACCESS_MESSAGE_FORMAT
+    return config
+
+
 def configure_logging(
     log_config: dict[str, Any] | str | os.PathLike[str] | None,
     log_level: str | int | None,
     access_log: bool,
     use_colors: bool | None,
+    log_format: str = "text",
+    custom_access_format: bool = False,
 ) -> None:
     """Apply the logging options; a user's config wins over every default."""
+    if log_config is LOGGING_CONFIG and (log_format != "text" or custom_access_format):
+        log_config = default_config(log_format, custom_access_format)
     if log_config is not None:
         if isinstance(log_config, dict):
             if use_colors in (True, False):

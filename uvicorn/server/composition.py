@@ -62,6 +62,7 @@ def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Applicatio
         root_path=config.root_path,
         limit_concurrency=config.limit_concurrency,
         access_log=config.access_log,
+        access_log_format=config.access_log_format,
         extra_observers=extra_observers,
     )
     http_name = config.http_backend_name() if isinstance(config.http, str) else "h11"

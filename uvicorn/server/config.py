@@ -19,6 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from uvicorn.observability.access_format import compile_access_format
 from uvicorn.observability.logging import (
     LOG_LEVELS,
     LOGGING_CONFIG,
@@ -36,6 +37,7 @@ from uvicorn.server.options import (
     HTTP_CHOICES,
     INTERFACE_CHOICES,
     LIFESPAN_CHOICES,
+    LOG_FORMAT_CHOICES,
     LOOP_CHOICES,
     OPTIONS,
     PYTHON_ONLY_DEFAULTS,
@@ -91,6 +93,8 @@ class Config:
     log_config: dict[str, Any] | str | os.PathLike[str] | None
     log_level: str | int | None
     access_log: bool
+    log_format: str
+    access_log_format: str | None
     use_colors: bool | None
     proxy_headers: bool
     server_header: bool
@@ -150,6 +154,9 @@ class Config:
             self.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
         self._check_choice("lifespan", LIFESPAN_CHOICES)
         self._check_choice("interface", INTERFACE_CHOICES)
+        self._check_choice("log_format", LOG_FORMAT_CHOICES)
+        if self.access_log_format is not None:
+            compile_access_format(self.access_log_format)  # a bad atom fails here, not per request
         if isinstance(self.loop, str) and ":" not in self.loop:
             self._check_choice("loop", LOOP_CHOICES)
         if isinstance(self.http, str) and ":" not in self.http:
@@ -194,7 +201,14 @@ class Config:
     # setup ------------------------------------------------------------------------------
 
     def configure_logging(self) -> None:
-        configure_logging(self.log_config, self.log_level, self.access_log, self.use_colors)
+        configure_logging(
+            self.log_config,
+            self.log_level,
+            self.access_log,
+            self.use_colors,
+            self.log_format,
+            self.access_log_format is not None,
+        )
 
     def get_loop_factory(self) -> Callable[[], asyncio.AbstractEventLoop] | None:
         loop = self.loop

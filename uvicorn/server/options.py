@@ -30,6 +30,7 @@ LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 HTTP_CHOICES = ("auto", "h11", "httptools")
 LIFESPAN_CHOICES = ("auto", "on", "off")
 INTERFACE_CHOICES = ("auto", "asgi3", "asgi2", "wsgi")
+LOG_FORMAT_CHOICES = ("text", "json")
 LOG_LEVEL_CHOICES = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -42,6 +43,21 @@ class ImportStringOrChoice(click.Choice):  # type: ignore[type-arg]
         if isinstance(value, str) and ":" in value:
             return value
         return super().convert(value, param, ctx)
+
+
+class AccessLogFormat(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A gunicorn-style access format, compiled when parsed so a bad atom is a usage error."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from uvicorn.observability.access_format import compile_access_format
+
+        try:
+            compile_access_format(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
 
 
 class Bounded(click.IntRange):
@@ -131,6 +147,21 @@ OPTIONS: tuple[Option, ...] = (
         click.Choice(LOG_LEVEL_CHOICES),
         None,
         show_default=False,
+    ),
+    Option(
+        "log_format",
+        "Log record format: 'json' writes every record, access and error, as one JSON "
+        "object per line.",
+        click.Choice(LOG_FORMAT_CHOICES),
+        "text",
+    ),
+    Option(
+        "access_log_format",
+        "Access log line in gunicorn's atoms, e.g. '%(h)s \"%(r)s\" %(s)s %(b)s %(D)s' "
+        "(%(h)s %(l)s %(u)s %(t)s %(r)s %(s)s %(b)s %(f)s %(a)s %(D)s %(L)s %({header}i)s "
+        "%({header}o)s ...). Defaults to uvicorn's line.",
+        AccessLogFormat(),
+        None,
     ),
     Option(
         "access_log",

@@ -76,6 +76,7 @@ class ServerContext:
             cycle.response_bytes,
             cycle.started_at,
             finished_at,
+            cycle.response_headers,
         )
         for observer in self.observers:
             observer(record)

@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 import logging
 from collections import deque
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
@@ -197,7 +198,7 @@ class HTTPConnection(asyncio.Protocol):
             scope["extensions"]["tls"] = self.extensions
         cycle = RequestCycle(self, head, scope)
         if ctx.observers:
-            cycle.started_at = self.loop.time()
+            cycle.started_at = perf_counter()  # loop.time() is per-iteration on uvloop
         self.parsing = cycle
         if self.cycle is None:
             self.cycle = self.starting = cycle
@@ -311,7 +312,7 @@ class HTTPConnection(asyncio.Protocol):
         self.state.total_requests += 1
         ctx = self.ctx
         if ctx.observers:
-            ctx.observe(cycle, self.loop.time())
+            ctx.observe(cycle, perf_counter())
         if self.cycle is not cycle:
             return
         self.cycle = None

@@ -83,6 +83,7 @@ class RequestCycle:
         "pending",
         "plain",
         "response_bytes",
+        "response_headers",
         "scope",
         "started_at",
         "state",
@@ -110,6 +111,7 @@ class RequestCycle:
         self.task: asyncio.Task[None] | None = None
         self.status = 0
         self.response_bytes = 0
+        self.response_headers: Any = ()
         self.pending: ResponseHeaders | None = None
         self.framing = _FRAME_LENGTH
         self.content_remaining = -1
@@ -280,7 +282,8 @@ class RequestCycle:
 
     def _start(self, message: Message) -> None:
         status = message["status"]
-        headers = encode_headers(message.get("headers", ()))
+        self.response_headers = raw_headers = message.get("headers", ())
+        headers = encode_headers(raw_headers)
         self.status_line = status_line(status)  # validates the status before anything is written
         self.status = status
         self.pending = headers
