@@ -214,29 +214,35 @@ def main() -> None:
         options.rounds, options.duration = 1, 2.0
     only = {name for name in options.only.split(",") if name}
 
-    cells: list[tuple[Workload, str, bool]] = []
+    # (workload, stack, log mode); log modes: "off", "on" (both servers' text access log),
+    # "observability" (ours: JSON access log + metrics; the reference: its text access log)
+    cells: list[tuple[Workload, str, str]] = []
     for workload in WORKLOADS:
         if only and workload.name not in only:
             continue
         for stack in STACKS:
-            cells.append((workload, stack, False))
+            cells.append((workload, stack, "off"))
             if workload.name == "plaintext":
-                cells.append((workload, stack, True))
+                cells.append((workload, stack, "on"))
+                cells.append((workload, stack, "observability"))
 
     log = Path(tempfile.gettempdir()) / "uvicorn-bench-server.log"
     log.write_bytes(b"")
     rows = []
-    for workload, stack, access_log in cells:
+    for workload, stack, mode in cells:
         args = [*STACKS[stack], "--log-level", "info"]
-        args.append("--access-log" if access_log else "--no-access-log")
+        args.append("--no-access-log" if mode == "off" else "--access-log")
+        ours_args = list(args)
+        if mode == "observability":
+            ours_args += ["--log-format", "json", "--metrics-port", str(PORT + 1)]
         ours: list[Result] = []
         reference: list[Result] = []
-        label = f"{workload.name} {stack} access-log={'on' if access_log else 'off'}"
+        label = f"{workload.name} {stack} log={mode}"
         for round_no in range(options.rounds):
             print(f"  {label}: round {round_no + 1}/{options.rounds}", file=sys.stderr)
             reference.append(measure(options.reference, workload, args, options.duration, log))
-            ours.append(measure(options.ours, workload, args, options.duration, log))
-        rows.append((workload, stack, access_log, _median(ours), _median(reference)))
+            ours.append(measure(options.ours, workload, ours_args, options.duration, log))
+        rows.append((workload, stack, mode, _median(ours), _median(reference)))
 
     print()
     print(
@@ -250,17 +256,31 @@ def main() -> None:
         "| p50 ours / ref (ms) | p99 ours / ref (ms) |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|")
-    for workload, stack, access_log, ours_result, ref_result in rows:
+    shown = {"off": "off", "on": "on", "observability": "ours: JSON + metrics; ref: text"}
+    own_off: dict[str, float] = {}
+    notes = []
+    for workload, stack, mode, ours_result, ref_result in rows:
         if workload.unit == "MB/s":
             a, b = ours_result.mbps, ref_result.mbps
         else:
             a, b = ours_result.rps, ref_result.rps
+        if workload.name == "plaintext" and mode == "off":
+            own_off[stack] = a
+        if workload.name == "plaintext" and mode != "off" and stack in own_off:
+            notes.append(
+                f"plaintext {stack}, log {shown[mode]}: {a / own_off[stack]:.2f}x "
+                "our own figure with the log off"
+            )
         print(
-            f"| {workload.name} | {stack} | {'on' if access_log else 'off'} "
+            f"| {workload.name} | {stack} | {shown[mode]} "
             f"| {a:,.0f} {workload.unit} | {b:,.0f} {workload.unit} | {a / b:.2f}x "
             f"| {ours_result.p50_ms:.2f} / {ref_result.p50_ms:.2f} "
             f"| {ours_result.p99_ms:.2f} / {ref_result.p99_ms:.2f} |"
         )
+    if notes:
+        print()
+        for note in notes:
+            print(f"- {note}")
     if not only or "rss" in only:
         ours_rss = idle_connections_rss(options.ours, log)
         ref_rss = idle_connections_rss(options.reference, log)

@@ -288,7 +288,7 @@ def test_help_lists_every_uvicorn_option(help_text: str) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issues 6, 10 and HTTP/2: metrics, log format, limits, timeouts not built yet",
+    reason="HTTP/2 (--http2) is not built yet",
 )
 def test_help_lists_options_beyond_uvicorn(help_text: str) -> None:
     missing = [flag for flag in EXTENSION_FLAGS if flag not in _listed_flags(help_text)]

@@ -129,3 +129,36 @@ def test_user_log_config_wins_over_json(tmp_path: Path) -> None:
         assert cli.stop() == 0
     assert "PLAIN uvicorn.error Started server process" in cli.output
     assert '"timestamp"' not in cli.output
+
+
+def test_fast_json_access_line_equals_the_structlog_rendering(pristine_logging: None) -> None:
+    """The direct JSON writer and the logging path give the same bytes for the same request."""
+    import io
+    import logging
+
+    from uvicorn._types import RequestRecord
+    from uvicorn.middleware.access_log import AccessLog
+    from uvicorn.observability.logging import LOGGING_CONFIG, configure_logging
+
+    configure_logging(LOGGING_CONFIG, None, True, False, "json", False)
+    logging.getLogger("uvicorn.access").handlers[0].stream = io.StringIO()  # type: ignore[attr-defined]
+    observer = AccessLog(None)
+    assert observer.json is not None  # the fast path is active with the default config
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": '/ä\n"x\\',
+        "query_string": b"q=\x01",
+        "http_version": "1.1",
+        "scheme": "https",
+        "client": ("203.0.113.9", 5555),
+        "headers": [(b"host", b"x"), (b"user-agent", b"w\xffrk")],
+    }
+    record = RequestRecord(scope, 404, 7, 13, 1.0, 1.0012345)
+    line = observer._json_line(record)
+    event = observer._json_event(record)
+    event["timestamp"] = json.loads(line)["timestamp"]
+    assert line == observer.json.render(event) + "\n"
+    parsed = json.loads(line)
+    assert parsed["url.path"] == '/ä\n"x\\' and parsed["http.response.status_code"] == 404
+    assert line.count("\n") == 1

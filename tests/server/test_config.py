@@ -133,7 +133,7 @@ def test_accepts_every_uvicorn_option_by_python_name() -> None:
     assert _unaccepted(UVICORN_OPTIONS) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issues 6 and 10: options beyond uvicorn are not built yet")
+@pytest.mark.xfail(strict=True, reason="HTTP/2 (--http2) is not built yet")
 def test_accepts_every_extension_option_by_python_name() -> None:
     assert _unaccepted(EXTENSION_OPTIONS) == {}
 
@@ -251,7 +251,7 @@ def test_websocket_and_reload_defaults_are_uvicorns() -> None:
     assert _differences(make(), WEBSOCKET_AND_RELOAD_DEFAULTS) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issues 6 and 10: options beyond uvicorn are not built yet")
+@pytest.mark.xfail(strict=True, reason="HTTP/2 (--http2) is not built yet")
 def test_extension_defaults_match_spec() -> None:
     assert _differences(make(), EXTENSION_DEFAULTS) == {}
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import os
 import time
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, TextIO
 
 from uvicorn.observability.access_format import CompiledFormat, json_fields, request_target
@@ -55,6 +57,8 @@ class AccessLog:
         self.handler: logging.Handler | None = None
         self.json: JSONFormatter | None = None
         self.buffer: list[str] = []
+        self.clock = _Clock()
+        self.pid = os.getpid()
         self.prefix = ""
         self.use_colors = False
         self.status_texts: dict[int, str] = {}
@@ -95,9 +99,8 @@ class AccessLog:
         if self.stream is None:
             self._log(record)
             return
-        json_formatter = self.json
-        if json_formatter is not None:
-            line = json_formatter.render(self._json_event(record)) + "\n"
+        if self.json is not None:
+            line = self._json_line(record)
         elif self.access_format is not None:
             line = f"{self.prefix}{self.access_format.render(record)}\n"
         else:
@@ -128,13 +131,45 @@ class AccessLog:
             request_line = f"\x1b[1m{request_line}\x1b[0m"
         return f'{self.prefix}{client_addr} - "{request_line}" {status_text}\n'
 
+    def _json_line(self, record: RequestRecord) -> str:
+        """The JSON record, byte for byte what JSONFormatter renders from ``_json_event``
+        (same key order, same escaping), written out directly: a third of the cost."""
+        scope = record.scope
+        client = scope.get("client")
+        message = (
+            self.access_format.render(record)
+            if self.access_format is not None
+            else _UVICORN_LINE % _uvicorn_args(record)
+        )
+        user_agent = None
+        for key, value in scope["headers"]:
+            if key == b"user-agent":
+                user_agent = value.decode("latin-1")
+                break
+        return _JSON_LINE % (
+            self.clock.now(),
+            _string(message),
+            _string(client[0]) if client else "null",
+            client[1] if client else "null",
+            _string(scope["method"]),
+            _string(scope["path"]),
+            _string(scope["query_string"].decode("latin-1")),
+            _string(scope["scheme"]),
+            _string(scope["http_version"]),
+            record.status,
+            record.response_body_size,
+            _string(user_agent) if user_agent is not None else "null",
+            round((record.finished_at - record.started_at) * 1000, 3),
+            self.pid,
+        )
+
     def _json_event(self, record: RequestRecord) -> dict[str, Any]:
         if self.access_format is not None:
             message = self.access_format.render(record)
         else:
             message = _UVICORN_LINE % _uvicorn_args(record)
         event = {
-            "timestamp": _now_rfc3339(),
+            "timestamp": self.clock.now(),
             "level": "info",
             "logger": "uvicorn.access",
             "message": message,
@@ -176,9 +211,32 @@ def _uvicorn_args(record: RequestRecord) -> tuple[str, str, str, str, int]:
     )
 
 
-def _now_rfc3339() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+_string = encode_basestring  # JSON string escaping, as json.dumps(ensure_ascii=False) does
+_JSON_LINE = (
+    '{"timestamp":"%s","level":"info","logger":"uvicorn.access","message":%s,'
+    '"client.address":%s,"client.port":%s,"http.request.method":%s,"url.path":%s,'
+    '"url.query":%s,"url.scheme":%s,"network.protocol.version":%s,'
+    '"http.response.status_code":%d,"http.response.body.size":%d,'
+    '"user_agent.original":%s,"duration_ms":%r,"worker.pid":%d}\n'
+)
+
+
+class _Clock:
+    """RFC 3339 UTC timestamps with milliseconds; the date part is formatted once a second."""
+
+    __slots__ = ("prefix", "second")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def now(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self.second:
+            self.second = second
+            self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self.prefix}.{int((now - second) * 1000):03d}Z"
 
 
 def access_log_observer(access_format: CompiledFormat | None = None) -> Observer:
