@@ -21,7 +21,32 @@ if TYPE_CHECKING:
     from uvicorn.server.protocols.http.cycle import RequestCycle
     from uvicorn.server.protocols.http.limits import Limits
 
-__all__ = ["ServerContext", "ServerState"]
+__all__ = ["ServerContext", "ServerState", "WebSocketFactory", "WebSocketSettings"]
+
+
+class WebSocketSettings:
+    """The ``--ws-*`` options, as the WebSocket core reads them."""
+
+    __slots__ = ("max_queue", "max_size", "per_message_deflate", "ping_interval", "ping_timeout")
+
+    def __init__(
+        self,
+        max_size: int = 16 * 1024 * 1024,
+        max_queue: int = 32,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        per_message_deflate: bool = True,
+    ) -> None:
+        self.max_size = max_size
+        self.max_queue = max_queue
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.per_message_deflate = per_message_deflate
+
+
+WebSocketFactory = Callable[..., asyncio.Protocol]
+"""``factory(ctx, state, app_state, head, client, server, scheme, tls_extension)``: the
+protocol that takes the socket over after a WebSocket upgrade request head."""
 
 
 class ServerContext:
@@ -39,6 +64,8 @@ class ServerContext:
         "prepare_scope",
         "reset_contextvars",
         "timeout_keep_alive",
+        "ws",
+        "ws_factory",
     )
 
     def __init__(
@@ -55,6 +82,8 @@ class ServerContext:
         on_rejected: Callable[[str], None] | None = None,
         reset_contextvars: bool,
         log_trace: bool,
+        ws_factory: WebSocketFactory | None = None,
+        ws: WebSocketSettings | None = None,
     ) -> None:
         self.app = app
         self.asgi_info = {"version": asgi_version, "spec_version": "2.4"}
@@ -67,6 +96,8 @@ class ServerContext:
         self.on_rejected = on_rejected  # metrics: why a request was refused
         self.reset_contextvars = reset_contextvars
         self.log_trace = log_trace
+        self.ws_factory = ws_factory  # None: upgrade requests are plain HTTP (--ws none)
+        self.ws = ws
 
     def observe(self, cycle: RequestCycle, finished_at: float) -> None:
         record = RequestRecord(

@@ -61,6 +61,7 @@ class HTTPConnection(asyncio.Protocol):
         "timer",
         "timer_at",
         "transport",
+        "upgrade_head",
         "write_paused",
     )
 
@@ -90,6 +91,7 @@ class HTTPConnection(asyncio.Protocol):
         self.paused_at = 0.0  # when reading paused during a body (its clock stops)
         self.closed = False
         self.starting: RequestCycle | None = None  # head parsed, app not yet started
+        self.upgrade_head: RequestHead | None = None  # a WebSocket handshake to hand over
 
     # asyncio.Protocol -------------------------------------------------------
 
@@ -161,13 +163,22 @@ class HTTPConnection(asyncio.Protocol):
 
     # RequestSink ----------------------------------------------------------
 
-    def on_head(self, head: RequestHead) -> None:
+    def on_head(self, head: RequestHead) -> bool:
         ctx = self.ctx
+        if (
+            head.upgrade == b"websocket"
+            and ctx.ws_factory is not None
+            and self.cycle is None
+            and head.method == "GET"
+        ):
+            self.upgrade_head = head  # handed over in on_upgrade, with the bytes after it
+            self.clock = _CLOCK_NONE
+            return True
         limits = ctx.limits
         if limits.body and head.content_length is not None and head.content_length > limits.body:
             self.backend.stop()
             self.on_error(413, "Request body larger than --limit-request-body.")
-            return
+            return False
         self.head_seen = False
         if head.has_body and limits.body_timeout:
             self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
@@ -206,6 +217,34 @@ class HTTPConnection(asyncio.Protocol):
             self.queue.append(cycle)
             if len(self.queue) >= MAX_PIPELINE:
                 self._pause_reading()
+        return False
+
+    def on_upgrade(self, trailing: bytes) -> None:
+        """Hand the socket to a WebSocket connection; this HTTP connection is done."""
+        head = self.upgrade_head
+        factory = self.ctx.ws_factory
+        assert head is not None and factory is not None
+        self.upgrade_head = None
+        self.closed = True  # nothing here writes to the transport any more
+        self.state.connections.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        protocol = factory(
+            self.ctx,
+            self.state,
+            self.app_state,
+            head,
+            self.client,
+            self.server,
+            self.scheme,
+            self.extensions,
+        )
+        transport = self.transport
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if trailing:
+            protocol.data_received(trailing)
 
     def on_body(self, chunk: bytes) -> None:
         cycle = self.parsing

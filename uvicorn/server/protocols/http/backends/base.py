@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 class RequestSink(Protocol):
     """Implemented once, by ``HTTPConnection``."""
 
-    def on_head(self, head: RequestHead) -> None:
-        """A complete, validated request head; its body (if any) follows."""
+    def on_head(self, head: RequestHead) -> bool:
+        """A complete, validated request head; its body (if any) follows.
+
+        Returns True to take over the connection (a protocol upgrade the sink
+        accepts): the backend then parses nothing more and, once the request has
+        ended, hands the bytes that follow it to :meth:`on_upgrade`."""
 
     def on_body(self, chunk: bytes) -> None:
         """A piece of the current request's body (never empty)."""
@@ -26,6 +30,9 @@ class RequestSink(Protocol):
     def on_end(self) -> None:
         """The current request is complete. The backend keeps parsing only if
         ``head.keep_alive`` was true; otherwise it ignores further bytes."""
+
+    def on_upgrade(self, trailing: bytes) -> None:
+        """After a head ``on_head`` took over: the bytes received after it."""
 
     def on_error(self, status: int, reason: str) -> None:
         """The bytes cannot be served: answer ``status`` and close. The backend

@@ -43,6 +43,7 @@ class H11Backend:
         "_max_size",
         "_sink",
         "_stopped",
+        "_upgrading",
     )
 
     def __init__(self, sink: RequestSink, limits: Limits) -> None:
@@ -54,6 +55,7 @@ class H11Backend:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_size)
         self._stopped = False
         self._keep_alive = True
+        self._upgrading = False  # the sink took the connection over at the last head
         self._head: bytes | None = b""  # bytes of the head being received; None in a body
 
     def _take_head(self, data: bytes) -> bytes | None:
@@ -74,9 +76,11 @@ class H11Backend:
             error = HeadError(400, "Invalid line ending in request head.")
         elif end == -1:
             size = len(head) - start
-            if limits.request_line and size > limits.request_line + 2:
+            if limits.request_line and size > limits.request_line:
                 line_end = head.find(b"\r\n", start)
-                if line_end == -1 or line_end - start > limits.request_line:
+                if line_end == -1:  # the line so far, less a CR whose LF may follow
+                    line_end = len(head) - 1 if head.endswith(b"\r") else len(head)
+                if line_end - start > limits.request_line:
                     self._fail(HeadError(414, "Request line too long."))
                     return None
             if size > self._head_cap:
@@ -136,8 +140,12 @@ class H11Backend:
                     sink.on_error(exc.status, exc.reason)
                     return
                 self._keep_alive = head.keep_alive
-                sink.on_head(head)
+                self._upgrading = sink.on_head(head)
             elif event_type is _EndOfMessage:
+                if self._upgrading:
+                    self._stopped = True
+                    sink.on_upgrade(conn.trailing_data[0])
+                    return
                 if not self._keep_alive:
                     self._stopped = True
                     sink.on_end()

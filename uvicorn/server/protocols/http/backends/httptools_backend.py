@@ -43,6 +43,7 @@ class HttpToolsBackend:
         "_parser",
         "_sink",
         "_stopped",
+        "_upgrading",
         "_url",
     )
 
@@ -56,6 +57,7 @@ class HttpToolsBackend:
         self._headers: list[tuple[bytes, bytes]] = []
         self._stopped = False
         self._keep_alive = True
+        self._upgrading = False  # the sink took the connection over at the last head
 
     def feed(self, data: bytes) -> None:
         if self._stopped:
@@ -70,9 +72,14 @@ class HttpToolsBackend:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            if self._upgrading:
+                self._upgrading = False
+                self._stopped = True
+                self._sink.on_upgrade(data[offset:])
+                return
             if self._stopped:
                 return
-            offset = exc.args[0] if exc.args else len(data)
             self._parser = httptools.HttpRequestParser(self)
             rest = data[offset:]
             if rest:
@@ -95,8 +102,11 @@ class HttpToolsBackend:
     def on_url(self, url: bytes) -> None:
         self._url += url
         limit = self._limits.request_line
-        if limit and len(self._url) > limit and not self._stopped:
-            self._refuse(414, "Request line too long.")
+        # The line is at least "METHOD SP target SP HTTP/x.y": refuse as soon as that
+        # passes the limit, as the h11 backend does, even if the line never ends.
+        if limit and len(self._url) + 13 > limit and not self._stopped:
+            if len(self._parser.get_method()) + len(self._url) + 10 > limit:
+                self._refuse(414, "Request line too long.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._headers
@@ -134,14 +144,15 @@ class HttpToolsBackend:
             self._sink.on_error(exc.status, exc.reason)
             return
         self._keep_alive = head.keep_alive
-        self._sink.on_head(head)
+        if self._sink.on_head(head):
+            self._upgrading = True  # llhttp stops at the end of this request: see feed()
 
     def on_body(self, body: bytes) -> None:
         if not self._stopped:
             self._sink.on_body(body)
 
     def on_message_complete(self) -> None:
-        if self._stopped:
+        if self._stopped or self._upgrading:
             return
         if not self._keep_alive:
             self._stopped = True
