@@ -1019,7 +1019,7 @@ def test_workers_restart_after_limit_max_requests(apps: Path) -> None:
         collect(cli, r"Application startup complete", 3)
         info_of(get(f"http://127.0.0.1:{cli.port}/"))
         assert cli.stop() == 0
-    assert "Maximum request limit of 2 exceeded" in cli.output
+    assert "Maximum request limit of 2 reached; asking for a replacement" in cli.output
 
 
 # TLS -------------------------------------------------------------------------------------

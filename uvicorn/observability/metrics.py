@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import choose_encoder
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -288,12 +291,53 @@ class StateCollector:
             )
 
 
-def serve_metrics(host: str, port: int, collector: StateCollector) -> Callable[[], None]:
-    """Serve ``/metrics`` from a background thread; returns the function that stops it."""
+def serve_metrics(
+    host: str,
+    port: int,
+    collector: StateCollector,
+    ready: Callable[[], bool] | None = None,
+) -> Callable[[], None]:
+    """Serve ``/metrics``, ``/healthz`` and ``/readyz`` from a background thread.
+
+    ``/healthz`` is 200 while the process is up; ``/readyz`` is 200 once the
+    server (or every worker) is ready and 503 while starting or draining, so
+    orchestrators' probes never go through the app. Returns the stop function.
+    """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     registry.register(ProcessCollector(registry=None))
-    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                accept = self.headers.get("Accept", "")
+                encoder, content_type = choose_encoder(accept)
+                self._reply(200, content_type, encoder(registry))
+            elif path == "/healthz":
+                self._reply(200, "text/plain; charset=utf-8", b"ok\n")
+            elif path == "/readyz":
+                if ready is None or ready():
+                    self._reply(200, "text/plain; charset=utf-8", b"ready\n")
+                else:
+                    self._reply(503, "text/plain; charset=utf-8", b"not ready\n")
+            else:
+                self._reply(404, "text/plain; charset=utf-8", b"not found\n")
+
+        def _reply(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # scrapes and probes are not access-log material
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="uvicorn-metrics", daemon=True)
+    thread.start()
 
     def stop() -> None:
         server.shutdown()

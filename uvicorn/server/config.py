@@ -114,6 +114,7 @@ class Config:
     timeout_request_body: float
     min_request_body_rate: int
     timeout_graceful_shutdown: int | None
+    timeout_worker_healthcheck: int
     ssl_keyfile: str | os.PathLike[str] | None
     ssl_certfile: str | os.PathLike[str] | None
     ssl_keyfile_password: str | None
@@ -148,6 +149,9 @@ class Config:
 
         if self.env_file is not None:
             self._load_env_file(self.env_file)
+        # Asked for workers (even one): serve under the supervisor, which can roll
+        # them on SIGHUP; otherwise one process serves directly, as uvicorn does.
+        self.supervised = self.workers is not None or "WEB_CONCURRENCY" in os.environ
         if self.workers is None:
             self.workers = int(os.environ.get("WEB_CONCURRENCY", 1))
         if self.forwarded_allow_ips is None:
@@ -196,7 +200,7 @@ class Config:
 
     @property
     def use_subprocess(self) -> bool:
-        return bool(self.reload or self.workers > 1)
+        return bool(self.reload or self.workers > 1 or self.supervised)
 
     # setup ------------------------------------------------------------------------------
 

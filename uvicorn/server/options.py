@@ -326,6 +326,13 @@ OPTIONS: tuple[Option, ...] = (
         None,
         metavar="INTEGER",
     ),
+    Option(
+        "timeout_worker_healthcheck",
+        "Maximum number of seconds to wait for a worker to respond to a healthcheck.",
+        Bounded(min=1),
+        5,
+        metavar="INTEGER",
+    ),
     Option("ssl_keyfile", "SSL key file", str, None),
     Option("ssl_certfile", "SSL certificate file", str, None),
     Option("ssl_keyfile_password", "SSL keyfile password", str, None),

@@ -28,8 +28,9 @@ def run(app: Any, **kwargs: Any) -> None:
             "You must pass the application as an import string to enable 'reload' or 'workers'."
         )
         sys.exit(1)
+    supervised = config.workers > 1 or (config.supervised and isinstance(app, str))
     try:
-        if config.workers > 1:
+        if supervised:
             from uvicorn.server.supervisors.multiprocess import Multiprocess
 
             sock = config.bind_socket()
@@ -44,5 +45,5 @@ def run(app: Any, **kwargs: Any) -> None:
     finally:
         if config.uds and os.path.exists(config.uds):
             os.remove(config.uds)
-    if config.workers == 1 and not server.started:
+    if not supervised and not server.started:
         sys.exit(STARTUP_FAILURE)

@@ -29,6 +29,7 @@ from uvicorn.server.sockets import log_listening, socket_from_fd
 if TYPE_CHECKING:
     from uvicorn.adapters.lifespan import Lifespan
     from uvicorn.server.config import Config
+    from uvicorn.server.supervisors.multiprocess import WorkerChannel
 
 __all__ = ["HANDLED_SIGNALS", "Server", "ServerState"]
 
@@ -92,6 +93,8 @@ class Server:
         self._captured_signals: list[int] = []
         self._date_second = 0
         self._stop_metrics: Callable[[], None] | None = None
+        # Set by a supervisor's worker entry point: ready/heartbeat/retire messages.
+        self.channel: WorkerChannel | None = None
         self.limit_max_requests: int | None = None
         if config.limit_max_requests is not None:
             self.limit_max_requests = config.limit_max_requests + random.randint(
@@ -202,6 +205,8 @@ class Server:
                 log_listening(sock, scheme)
         self._start_metrics()
         self.started = True
+        if self.channel is not None:
+            self.channel.ready()
 
     def _start_metrics(self) -> None:
         """Hand the metrics their live view; serve them here unless a supervisor does."""
@@ -226,7 +231,10 @@ class Server:
 
             try:
                 self._stop_metrics = serve_metrics(
-                    config.metrics_host, config.metrics_port, StateCollector(state)
+                    config.metrics_host,
+                    config.metrics_port,
+                    StateCollector(state),
+                    lambda: self.started and not self.should_exit,
                 )
             except OSError as exc:
                 logger.error(
@@ -265,6 +273,9 @@ class Server:
             self.server_state.refresh_date()
             self._write_metrics()
         config = self.config
+        channel = self.channel
+        if channel is not None:
+            channel.poll()
         if config.callback_notify is not None and now - self.last_notified > config.timeout_notify:
             self.last_notified = now
             await config.callback_notify()
@@ -272,6 +283,15 @@ class Server:
             return True
         limit = self.limit_max_requests
         if limit is not None and self.server_state.total_requests >= limit:
+            if channel is not None:
+                # Supervised: keep serving until the replacement is ready and the
+                # supervisor says to drain, so the socket is never without a worker.
+                if not channel.retired:
+                    logger.info(
+                        "Maximum request limit of %d reached; asking for a replacement.", limit
+                    )
+                    channel.retire()
+                return False
             logger.warning("Maximum request limit of %d exceeded. Terminating process.", limit)
             return True
         return False
