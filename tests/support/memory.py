@@ -11,7 +11,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MemoryTransport", "run_until"]
+from uvicorn.server.protocols.context import ServerContext, ServerState
+from uvicorn.server.protocols.http.backends import backend_factory
+from uvicorn.server.protocols.http.connection import HTTPConnection
+from uvicorn.server.protocols.http.limits import Limits
+
+__all__ = ["MemoryTransport", "open_connection", "run_until"]
 
 
 class MemoryTransport(asyncio.Transport):
@@ -83,3 +88,29 @@ async def run_until(condition: Callable[[], bool], timeout: float = 2.0) -> None
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0)
+
+
+def open_connection(
+    app: Any, backend: str, limits: Limits | None = None, timeout_keep_alive: float = 5.0
+) -> tuple[HTTPConnection, MemoryTransport]:
+    """An HTTP connection as the server builds it, made on a :class:`MemoryTransport`.
+
+    Call inside a running loop. No ``date`` header, so outputs compare byte for byte.
+    """
+    context = ServerContext(
+        app=app,
+        asgi_version="3.0",
+        backend_factory=backend_factory(backend),
+        limits=limits or Limits(),
+        timeout_keep_alive=timeout_keep_alive,
+        prepare_scope=None,
+        admission=None,
+        observers=(),
+        reset_contextvars=False,
+        log_trace=False,
+    )
+    conn = HTTPConnection(context, ServerState(date_header=False), {}, asyncio.get_running_loop())
+    transport = MemoryTransport()
+    transport.protocol = conn
+    conn.connection_made(transport)
+    return conn, transport

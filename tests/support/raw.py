@@ -10,6 +10,7 @@ has a timeout: a server that never answers fails the test instead of hanging it.
 from __future__ import annotations
 
 import re
+import select
 import socket
 from dataclasses import dataclass, field
 
@@ -81,6 +82,21 @@ class RawClient:
         try:
             for index in range(len(data)):
                 sent += self.sock.send(data[index : index + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return sent
+
+    def trickle_until_answered(self, data: bytes) -> int:
+        """Like :meth:`trickle`, but stop as soon as the server has sent something (or
+        closed), so a refused request is not followed by bytes the server never reads."""
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sent = 0
+        try:
+            for index in range(len(data)):
+                sent += self.sock.send(data[index : index + 1])
+                readable, _, _ = select.select([self.sock], [], [], 0)
+                if readable:
+                    break
         except (BrokenPipeError, ConnectionResetError):
             pass
         return sent

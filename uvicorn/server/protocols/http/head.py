@@ -38,6 +38,9 @@ _MAX_CONTENT_LENGTH_DIGITS = 19  # fits in a signed 64-bit integer
 # RFC 9110 §5.5: a field value is visible characters, obs-text, SP and HTAB; CR and LF
 # are line endings, checked on their own.
 _control_byte = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
+_absolute_form = re.compile(rb"[A-Za-z]+://").match  # the schemes llhttp reads
+_token = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch
+_request_line = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ ]+) HTTP/(\d\.\d)").fullmatch
 
 # The methods llhttp parses; the h11 backend refuses the rest too, so both backends
 # answer the same bytes alike (an unknown method cannot be routed by either).
@@ -111,11 +114,17 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
     Origin-form (``/a?b``) is the common case. Absolute-form
     (``http://host/a?b``) must be accepted by a server (RFC 9112 §3.2.2); its
     path is what the app sees. Asterisk-form (``*``, for OPTIONS) stays as is.
+    Anything else (``a``, ``?q``, ``host:80`` outside CONNECT) is refused, as
+    llhttp refuses it; h11 would pass it on.
     """
-    if target[:1] == b"/" and b"?" not in target and b"#" not in target:
+    first = target[:1]
+    if first == b"/" and b"?" not in target and b"#" not in target:
         return target, b""  # the common case: a bare origin-form path
-    if target[:1] != b"/" and b"://" in target[:16]:
-        rest = target.split(b"://", 1)[1]
+    if first != b"/" and first != b"*":
+        scheme = _absolute_form(target)
+        if scheme is None:
+            raise HeadError(400, "Invalid request target.")
+        rest = target[scheme.end() :]
         slash = rest.find(b"/")
         question = rest.find(b"?")
         if slash == -1 or (question != -1 and question < slash):
@@ -304,11 +313,21 @@ def check_raw_head(raw: bytes, limits: Limits) -> None:
         elif name == b"transfer-encoding":
             transfer_encodings.append(value)
     if transfer_encodings:
-        # In build_head's order, so both backends give the same status for the same head.
-        if content_lengths:
-            raise HeadError(400, "Both Content-Length and Transfer-Encoding headers.")
-        if request_line.endswith(b" HTTP/1.0"):
-            raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request.")
         status = transfer_coding_status(b",".join(transfer_encodings))
         if status:
+            # h11 would answer 501 before looking at anything else. Answer what the
+            # httptools backend answers: a bad request line first, then build_head's
+            # refusals in its order (version, Host, Content-Length with it, ...).
+            match = _request_line(request_line)
+            if match is None:
+                raise HeadError(400, "Invalid request line.")
+            method, target, version = match.groups()
+            split_target(target)
+            fields = []
+            for line in lines[1:]:
+                name, colon, value = line.partition(b":")
+                if not colon or _token(name) is None:
+                    raise HeadError(400, "Invalid header line.")
+                fields.append((name.lower(), value.strip(b" \t")))
+            build_head(method.decode("latin-1"), target, version.decode("latin-1"), fields)
             raise HeadError(status, "Unsupported Transfer-Encoding.")

@@ -109,6 +109,8 @@ class HttpToolsBackend:
                 self._refuse(414, "Request line too long.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # llhttp keeps trailing whitespace, which is not part of the value (RFC 9110 §5.5)
+        value = value.rstrip(b" \t")
         headers = self._headers
         headers.append((name.lower(), value))
         limits = self._limits
@@ -152,6 +154,9 @@ class HttpToolsBackend:
             self._sink.on_body(body)
 
     def on_message_complete(self) -> None:
+        # llhttp reports trailer fields through on_header: they are dropped here, never
+        # left to be taken for the next request's headers.
+        self._headers = []
         if self._stopped or self._upgrading:
             return
         if not self._keep_alive:
