@@ -277,10 +277,6 @@ def test_help_shows_usage_and_core_defaults(help_text: str) -> None:
     assert "--log-level [critical|error|warning|info|debug|trace]" in flat
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issues 5 and 9: --ws*, --reload* and --timeout-worker-healthcheck are not built yet",
-)
 def test_help_lists_every_uvicorn_option(help_text: str) -> None:
     missing = [flag for flag in UVICORN_FLAGS if flag not in _listed_flags(help_text)]
     assert not missing, f"--help lacks uvicorn 0.54 options: {missing}"

@@ -155,7 +155,11 @@ def _split_headers(values: tuple[str, ...] | None) -> list[tuple[str, str]]:
 
 
 def _main(app: str, **options: Any) -> None:
+    if options.get("reload") and options.get("workers") not in (None, 1):
+        raise click.UsageError("--reload and --workers are mutually exclusive.")
     options["headers"] = _split_headers(options.get("headers"))
+    for name in ("reload_dirs", "reload_includes", "reload_excludes"):
+        options[name] = list(options.get(name) or [])
     if options.get("log_config") is None:
         options.pop("log_config", None)
     run(app, **options)

@@ -16,9 +16,10 @@ from uvicorn.adapters.wsgi import wsgi_adapter
 from uvicorn.middleware.metrics import MetricsHooks
 from uvicorn.middleware.pipeline import build_pipeline
 from uvicorn.observability.metrics import MetricsState
-from uvicorn.server.protocols.context import ServerContext
+from uvicorn.server.protocols.context import ServerContext, WebSocketSettings
 from uvicorn.server.protocols.http.backends import backend_factory
 from uvicorn.server.protocols.http.limits import Limits
+from uvicorn.server.protocols.websocket import websocket_factory
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGI3Application
@@ -89,5 +90,13 @@ def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Applicatio
         on_rejected=on_rejected,
         reset_contextvars=config.reset_contextvars,
         log_trace=trace,
+        ws_factory=None if interface == "wsgi" else websocket_factory(config.ws),
+        ws=WebSocketSettings(
+            max_size=config.ws_max_size,
+            max_queue=config.ws_max_queue,
+            ping_interval=config.ws_ping_interval,
+            ping_timeout=config.ws_ping_timeout,
+            per_message_deflate=config.ws_per_message_deflate,
+        ),
     )
     return context, app, interface

@@ -41,6 +41,7 @@ from uvicorn.server.options import (
     LOOP_CHOICES,
     OPTIONS,
     PYTHON_ONLY_DEFAULTS,
+    WS_CHOICES,
 )
 
 if TYPE_CHECKING:
@@ -87,6 +88,12 @@ class Config:
     workers: int
     loop: str
     http: str | type[asyncio.Protocol]
+    ws: str
+    ws_max_size: int
+    ws_max_queue: int
+    ws_ping_interval: float | None
+    ws_ping_timeout: float | None
+    ws_per_message_deflate: bool
     lifespan: str
     interface: str
     env_file: str | os.PathLike[str] | None
@@ -126,6 +133,11 @@ class Config:
     h11_max_incomplete_event_size: int | None
     reset_contextvars: bool
     factory: bool
+    reload: bool
+    reload_dirs: list[str]
+    reload_includes: list[str]
+    reload_excludes: list[str]
+    reload_delay: float
     metrics_port: int | None
     metrics_host: str
     callback_notify: Callable[..., Awaitable[None]] | None
@@ -144,8 +156,16 @@ class Config:
         self.loaded = False
         self.metrics_dir: str | None = None  # set by a supervisor: workers report there
         self.metrics_state: MetricsState | None = None
-        self.reload = False
-        self.should_reload = False
+        self.reload_dirs = [str(d) for d in (self.reload_dirs or [])]
+        self.reload_includes = list(self.reload_includes or [])
+        self.reload_excludes = list(self.reload_excludes or [])
+        if self.reload and options.get("workers") not in (None, 1):
+            raise ValueError(
+                "--reload and --workers are mutually exclusive: reload runs one worker."
+            )
+        self.should_reload = bool(self.reload and isinstance(app, str))
+        if (self.reload_dirs or self.reload_includes or self.reload_excludes) and not self.reload:
+            logger.warning("The --reload-* options have no effect without --reload.")
 
         if self.env_file is not None:
             self._load_env_file(self.env_file)
@@ -159,6 +179,7 @@ class Config:
         self._check_choice("lifespan", LIFESPAN_CHOICES)
         self._check_choice("interface", INTERFACE_CHOICES)
         self._check_choice("log_format", LOG_FORMAT_CHOICES)
+        self._check_choice("ws", WS_CHOICES)
         if self.access_log_format is not None:
             compile_access_format(self.access_log_format)  # a bad atom fails here, not per request
         if isinstance(self.loop, str) and ":" not in self.loop:

@@ -23,11 +23,13 @@ __all__ = [
     "OPTIONS",
     "OPTIONS_BY_NAME",
     "PYTHON_ONLY_DEFAULTS",
+    "WS_CHOICES",
     "Option",
 ]
 
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 HTTP_CHOICES = ("auto", "h11", "httptools")
+WS_CHOICES = ("auto", "none", "websockets", "websockets-sansio", "wsproto")
 LIFESPAN_CHOICES = ("auto", "on", "off")
 INTERFACE_CHOICES = ("auto", "asgi3", "asgi2", "wsgi")
 LOG_FORMAT_CHOICES = ("text", "json")
@@ -114,12 +116,59 @@ OPTIONS: tuple[Option, ...] = (
         metavar="INTEGER",
     ),
     Option(
+        "reload",
+        "Enable auto-reload.",
+        bool,
+        False,
+        is_flag=True,
+        show_default=False,
+    ),
+    Option(
+        "reload_dirs",
+        "Set reload directories explicitly, instead of using the current working directory.",
+        click.Path(),
+        None,
+        flag="--reload-dir",
+        multiple=True,
+    ),
+    Option(
+        "reload_includes",
+        "Set glob patterns to include while watching for files. Includes '*.py' by default; "
+        "these defaults can be overridden with `--reload-exclude`.",
+        str,
+        None,
+        flag="--reload-include",
+        multiple=True,
+    ),
+    Option(
+        "reload_excludes",
+        "Set glob patterns to exclude while watching for files. Includes '.*, .py[cod], "
+        ".sw.*, ~*' by default; these defaults can be overridden with `--reload-include`.",
+        str,
+        None,
+        flag="--reload-exclude",
+        multiple=True,
+    ),
+    Option(
+        "reload_delay",
+        "Delay between previous and next check if application needs to be. Defaults to 0.25s.",
+        click.FloatRange(min=0),
+        0.25,
+        metavar="FLOAT",
+    ),
+    Option(
         "loop",
         "Event loop factory implementation.",
         ImportStringOrChoice(LOOP_CHOICES),
         "auto",
     ),
     Option("http", "HTTP protocol implementation.", ImportStringOrChoice(HTTP_CHOICES), "auto"),
+    Option("ws", "WebSocket protocol implementation.", click.Choice(WS_CHOICES), "auto"),
+    Option("ws_max_size", "WebSocket max size message in bytes", int, 16777216),
+    Option("ws_max_queue", "The maximum length of the WebSocket message queue.", int, 32),
+    Option("ws_ping_interval", "WebSocket ping interval in seconds.", float, 20.0),
+    Option("ws_ping_timeout", "WebSocket ping timeout in seconds.", float, 20.0),
+    Option("ws_per_message_deflate", "WebSocket per-message-deflate compression", bool, True),
     Option("lifespan", "Lifespan implementation.", click.Choice(LIFESPAN_CHOICES), "auto"),
     Option(
         "interface",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from uvicorn.server.config import Config
@@ -23,18 +24,31 @@ def run(app: Any, **kwargs: Any) -> None:
     """
     config = Config(app, **kwargs)
     server = Server(config=config)
-    if config.workers > 1 and not isinstance(app, str):
+    if (config.workers > 1 or config.reload) and not isinstance(app, str):
         logger.warning(
             "You must pass the application as an import string to enable 'reload' or 'workers'."
         )
         sys.exit(1)
-    supervised = config.workers > 1 or (config.supervised and isinstance(app, str))
+    supervised = config.workers > 1 or config.reload or (config.supervised and isinstance(app, str))
     try:
         if supervised:
             from uvicorn.server.supervisors.multiprocess import Multiprocess
 
             sock = config.bind_socket()
-            supervisor = Multiprocess(config, sockets=[sock])
+            watcher = None
+            if config.reload:
+                from uvicorn.server.supervisors.watchers import make_watcher
+
+                directories = [Path(d).resolve() for d in config.reload_dirs if Path(d).is_dir()]
+                if config.reload_dirs and len(directories) < len(config.reload_dirs):
+                    logger.warning("Some --reload-dir values are not directories; ignoring them.")
+                watcher = make_watcher(
+                    directories or [Path.cwd()],
+                    config.reload_includes,
+                    config.reload_excludes,
+                    config.reload_delay,
+                )
+            supervisor = Multiprocess(config, sockets=[sock], watcher=watcher)
             supervisor.run()
             if supervisor.exit_code:
                 sys.exit(supervisor.exit_code)

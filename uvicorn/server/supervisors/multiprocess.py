@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ from uvicorn.server.loading import STARTUP_FAILURE
 
 if TYPE_CHECKING:
     from uvicorn.server.config import Config
+    from uvicorn.server.supervisors.watchers import StatWatcher, WatchFilesWatcher
 
 __all__ = ["Multiprocess", "WorkerChannel"]
 
@@ -62,6 +64,7 @@ _SIGNALS: dict[int, str] = {
     signal.SIGTTOU: "TTOU",
 }
 TICK = 0.05  # the supervisor's loop period
+RELOAD = -1  # queued by the file watcher, handled like SIGHUP
 PING_EVERY = 1.0
 
 
@@ -208,8 +211,15 @@ class Worker:
 
 
 class Multiprocess:
-    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        sockets: list[socket.socket],
+        watcher: WatchFilesWatcher | StatWatcher | None = None,
+    ) -> None:
         self.config = config
+        self.watcher = watcher  # --reload: changes restart the worker like SIGHUP
+        self.reload_pending = False
         self.sockets = sockets
         self.workers: list[Worker] = []
         self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -234,6 +244,7 @@ class Multiprocess:
         )
         previous = {sig: signal.signal(sig, self._enqueue) for sig in _SIGNALS}
         stop_metrics = self._start_metrics()
+        stop_watching = self._start_watching()
         try:
             for _ in range(self.config.workers):
                 self._spawn()
@@ -253,6 +264,8 @@ class Multiprocess:
                 signal.signal(sig, handler)
             if stop_metrics is not None:
                 stop_metrics()
+            if stop_watching is not None:
+                stop_watching()
         logger.info(
             "Stopping parent process [%d]",
             pid,
@@ -281,6 +294,14 @@ class Multiprocess:
                 return
 
     def _handle(self, sig: int) -> None:
+        if sig == RELOAD:
+            if self.should_exit:
+                return
+            if self.roll or any(w.replaces is not None for w in self.workers):
+                self.reload_pending = True  # after the restart in progress
+            else:
+                self.roll = [w for w in self.workers if not w.retiring]
+            return
         name = "SIG" + _SIGNALS.get(sig, str(sig))
         if self.should_exit:
             if sig == signal.SIGINT:
@@ -410,6 +431,9 @@ class Multiprocess:
             if old in self.workers and not old.retiring and old.is_alive():
                 self._spawn(replaces=old)
                 return
+        if self.reload_pending:
+            self.reload_pending = False
+            self.roll = [w for w in self.workers if not w.retiring]
 
     def _stop_workers(self) -> None:
         for worker in self.workers:
@@ -430,6 +454,25 @@ class Multiprocess:
         for worker in self.workers:
             logger.info("Worker [%s] stopped (%s).", worker.pid, worker.describe_exit())
             worker.close()
+
+    # reload -------------------------------------------------------------------------
+
+    def _start_watching(self) -> Callable[[], None] | None:
+        watcher = self.watcher
+        if watcher is None:
+            return None
+        from uvicorn.server.supervisors.watchers import watch_in_thread
+
+        directories = [str(d) for d in watcher.filter.directories]
+        logger.info("Will watch for changes in these directories: %s", directories)
+        logger.info("Started reloader process [%d] using %s", os.getpid(), watcher.name)
+
+        def changed(paths: list[Path]) -> None:
+            names = ", ".join(f"'{_relative(path)}'" for path in paths[:5])
+            logger.warning("%s detected changes in %s. Reloading...", watcher.name, names)
+            self.signals.put(RELOAD)
+
+        return watch_in_thread(watcher, changed)
 
     # readiness and metrics -------------------------------------------------------
 
@@ -473,3 +516,10 @@ class Multiprocess:
             shutil.rmtree(directory, ignore_errors=True)
 
         return stop_and_clean
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

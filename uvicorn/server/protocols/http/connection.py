@@ -33,6 +33,7 @@ __all__ = ["HTTPConnection"]
 logger = logging.getLogger("uvicorn.error")
 
 MAX_PIPELINE = 16  # queued requests parsed ahead before reading pauses
+DRAIN_GRACE = 5.0  # seconds a fresh connection gets to send its request during shutdown
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -46,6 +47,7 @@ class HTTPConnection(asyncio.Protocol):
         "cycle",
         "deadline",
         "drain_waiter",
+        "draining",
         "extensions",
         "head_seen",
         "loop",
@@ -55,6 +57,7 @@ class HTTPConnection(asyncio.Protocol):
         "queue",
         "read_paused",
         "scheme",
+        "served",
         "server",
         "starting",
         "state",
@@ -91,6 +94,8 @@ class HTTPConnection(asyncio.Protocol):
         self.paused_at = 0.0  # when reading paused during a body (its clock stops)
         self.closed = False
         self.starting: RequestCycle | None = None  # head parsed, app not yet started
+        self.served = 0  # responses completed on this connection
+        self.draining = False  # shutting down: answer the request under way, then close
         self.upgrade_head: RequestHead | None = None  # a WebSocket handshake to hand over
 
     # asyncio.Protocol -------------------------------------------------------
@@ -208,6 +213,8 @@ class HTTPConnection(asyncio.Protocol):
         if self.extensions is not None:
             scope["extensions"]["tls"] = self.extensions
         cycle = RequestCycle(self, head, scope)
+        if self.draining:
+            cycle.keep_alive = False
         if ctx.observers:
             cycle.started_at = perf_counter()  # loop.time() is per-iteration on uvloop
         self.parsing = cycle
@@ -349,6 +356,7 @@ class HTTPConnection(asyncio.Protocol):
     def cycle_complete(self, cycle: RequestCycle) -> None:
         """The response is fully written: move on to the next request or close."""
         self.state.total_requests += 1
+        self.served += 1
         ctx = self.ctx
         if ctx.observers:
             ctx.observe(cycle, perf_counter())
@@ -382,9 +390,20 @@ class HTTPConnection(asyncio.Protocol):
     # shutdown -----------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Graceful close: idle connections now, busy ones after their response."""
+        """Graceful close: busy connections after their response; idle ones now.
+
+        A connection that has not yet sent its first request (accepted from the
+        shared backlog just before the drain) or is in the middle of a head is not
+        idle: the client is about to be answered. It gets that one request, with
+        ``Connection: close``, within a short head deadline.
+        """
         if self.cycle is None:
-            self._close()
+            if self.served and not self.head_seen:
+                self._close()
+                return
+            self.draining = True
+            grace = min(self.ctx.limits.head_timeout or DRAIN_GRACE, DRAIN_GRACE)
+            self._set_clock(_CLOCK_HEAD, self.loop.time() + grace)
         else:
             self.cycle.keep_alive = False
             self.queue.clear()
