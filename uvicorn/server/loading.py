@@ -28,7 +28,7 @@ STARTUP_FAILURE = 3
 
 
 class ImportFromStringError(Exception):
-    pass
+    """An import string that names no module or attribute (uvicorn's exception name)."""
 
 
 class AppLoadError(Exception):

@@ -55,7 +55,7 @@ def run(app: Any, **kwargs: Any) -> None:
         else:
             server.run()
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl+C after the graceful shutdown: nothing left to do but exit
     finally:
         if config.uds and os.path.exists(config.uds):
             os.remove(config.uds)

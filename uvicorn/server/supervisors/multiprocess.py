@@ -117,7 +117,7 @@ def _worker_main(
     try:
         server.run(sockets=sockets)
     except KeyboardInterrupt:
-        pass
+        pass  # the terminal's Ctrl+C reaches workers too; the server already drained
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 

@@ -158,9 +158,7 @@ class RequestCycle:
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            if isinstance(exc, asyncio.CancelledError) and self.disconnected:
-                pass
-            else:
+            if not (isinstance(exc, asyncio.CancelledError) and self.disconnected):
                 logger.error("Exception in ASGI application\n", exc_info=exc)
             if self.state is _START and not self.disconnected:
                 self._send_error(500, "Internal Server Error")
