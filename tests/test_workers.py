@@ -89,3 +89,39 @@ def test_gunicorn_settings_reach_the_server() -> None:
     assert ok.status_code == 200
     assert too_long.status_code == 414
     assert re.search(r'"GET /short HTTP/1.1" 200', out), out
+
+
+@pytest.mark.parametrize("worker", ["UvicornWorker", "UvicornH11Worker"])
+def test_gunicorn_sighup_under_load_drops_nothing(worker: str) -> None:
+    from tests.server.supervisors.test_multiprocess import Load
+
+    with gunicorn(
+        "-k",
+        f"uvicorn.workers.{worker}",
+        "-w",
+        "2",
+        "--graceful-timeout",
+        "10",
+        "tests.test_workers:pid_app",
+    ) as (process, url):
+        port = int(url.rsplit(":", 1)[1])
+        with Load(port) as load:
+            time.sleep(0.5)
+            first = set(load.pids)
+            process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 15
+            while not (set(load.pids) - first) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+    assert load.results["ok"] > 100
+    assert load.failures == {}, (load.results, out[-2000:])
+    assert set(load.pids) - first, "gunicorn's new workers never answered"
+
+
+async def pid_app(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
