@@ -125,3 +125,39 @@ async def pid_app(scope, receive, send):  # type: ignore[no-untyped-def]
         return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+
+
+def test_gunicorn_timeout_kills_a_worker_whose_loop_hangs() -> None:
+    """The worker notifies gunicorn's arbiter from its event loop: a hung loop stops that."""
+    with gunicorn(
+        "-k",
+        "uvicorn.workers.UvicornWorker",
+        "-w",
+        "1",
+        "--timeout",
+        "2",
+        "tests.test_workers:hang_app",
+    ) as (process, url):
+        before = httpx.get(url, timeout=5).text
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url + "/hang", timeout=1)
+        deadline = time.monotonic() + 20
+        after = before
+        while after == before and time.monotonic() < deadline:
+            try:
+                after = httpx.get(url, timeout=1).text
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+    assert after != before, out[-2000:]  # a new worker (another pid) answers
+    assert "WORKER TIMEOUT" in out
+
+
+async def hang_app(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/hang":
+        time.sleep(3600)  # blocks the event loop
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
