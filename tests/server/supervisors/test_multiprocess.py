@@ -89,6 +89,8 @@ class Load:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(10)
+        # shown with `pytest -s`: the figures for the note
+        print(f"\nload: {dict(self.results)}")
 
     @property
     def failures(self) -> dict[str, int]:
