@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import ssl
 import struct
 import time
 from typing import Any
@@ -769,3 +770,30 @@ def test_wsgi_app_gets_an_upgrade_as_an_ordinary_request() -> None:
         ws.send(upgrade_request("/"))
         response = ws.read_response()
     assert (response.status, response.body) == (200, b"websocket")
+
+
+def test_wss_scope_and_closing_over_tls(ws_backend: str, tmp_path: Any) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    seen = Seen()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.put(scope)
+        await echo(scope, receive, send)
+        seen.put("finished")
+
+    with serve(app, ws=ws_backend, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)) as running:
+        url = f"wss://127.0.0.1:{running.port}/secure"
+        with connect(url, ssl=context, open_timeout=5, close_timeout=5) as ws:
+            ws.send("over tls")
+            assert ws.recv(timeout=5) == "over tls"
+        scope = seen.get()
+        assert seen.get() == "finished"
+    assert scope["scheme"] == "wss"
+    assert scope["extensions"]["tls"]["tls_version"] is not None

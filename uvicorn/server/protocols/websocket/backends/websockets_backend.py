@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import codecs
 import logging
-import struct
 from typing import TYPE_CHECKING
 
 from websockets.exceptions import (
@@ -33,6 +32,8 @@ from websockets.frames import Frame, Opcode
 from websockets.headers import build_extension, parse_extension
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+
+from uvicorn.server.protocols.websocket.frames import BINARY, TEXT, plain_frame
 
 if TYPE_CHECKING:
     from websockets.extensions.base import Extension
@@ -87,14 +88,6 @@ class _ServerProtocol(ServerProtocol):
         if frame.opcode is _CLOSE:
             self.current_size = None
         super().recv_frame(frame)
-
-
-def _header(opcode_byte: int, length: int) -> bytes:
-    if length < 126:
-        return struct.pack("!BB", opcode_byte, length)
-    if length < 65536:
-        return struct.pack("!BBH", opcode_byte, 126, length)
-    return struct.pack("!BBQ", opcode_byte, 127, length)
 
 
 class WebSocketsBackend:
@@ -179,16 +172,15 @@ class WebSocketsBackend:
         self._sink.on_fail(code, reason)
 
     def text(self, data: str) -> bytes:
-        payload = data.encode()
         if self._plain:
-            return _header(0x81, len(payload)) + payload
+            return plain_frame(TEXT, data.encode())
         protocol = self._protocol
-        protocol.send_text(payload)
+        protocol.send_text(data.encode())
         return b"".join(protocol.data_to_send())
 
     def binary(self, data: bytes) -> bytes:
         if self._plain:
-            return _header(0x82, len(data)) + data
+            return plain_frame(BINARY, data)
         protocol = self._protocol
         protocol.send_binary(data)
         return b"".join(protocol.data_to_send())

@@ -26,6 +26,8 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError
 
+from uvicorn.server.protocols.websocket.frames import BINARY, TEXT, plain_frame
+
 if TYPE_CHECKING:
     from uvicorn.server.protocols.websocket.backends.base import FrameSink
 
@@ -90,7 +92,7 @@ def negotiate(offer: str) -> tuple[bytes | None, PerMessageDeflate | None]:
 
 
 class WSProtoBackend:
-    __slots__ = ("_conn", "_done", "_sink", "extensions")
+    __slots__ = ("_conn", "_done", "_plain", "_sink", "extensions")
 
     def __init__(self, sink: FrameSink, max_size: int | None, offer: str | None) -> None:
         self._sink = sink
@@ -101,6 +103,7 @@ class WSProtoBackend:
         self._conn = Connection(
             ConnectionType.SERVER, extensions=[extension] if extension is not None else None
         )
+        self._plain = extension is None  # outgoing frames need no extension
         self._done = False
 
     def feed(self, data: bytes) -> bytes:
@@ -143,9 +146,13 @@ class WSProtoBackend:
         return b"".join(out)
 
     def text(self, data: str) -> bytes:
+        if self._plain:
+            return plain_frame(TEXT, data.encode())
         return self._conn.send(TextMessage(data=data))
 
     def binary(self, data: bytes) -> bytes:
+        if self._plain:
+            return plain_frame(BINARY, data)
         return self._conn.send(BytesMessage(data=data))
 
     def ping(self, payload: bytes) -> bytes:
