@@ -149,3 +149,28 @@ def test_workers_are_summed_and_restarts_keep_counts(tmp_path) -> None:  # type:
     assert returncode == 0
     leftover = [d for d in os.listdir("/tmp") if d.startswith("uvicorn-metrics-")]
     assert not (set(leftover) & set(directories)), "the metrics directory is removed on exit"
+
+
+def test_open_websockets_are_counted() -> None:
+    from websockets.sync.client import connect
+
+    async def ws_app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    port = _free_port()
+    with serve(ws_app, metrics_port=port, ws="websockets") as running:
+        with connect(f"ws://127.0.0.1:{running.port}/"):
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            assert _value(text, "uvicorn_websocket_connections_active") == 1
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            if _value(text, "uvicorn_websocket_connections_active") == 0:
+                break
+            time.sleep(0.05)
+        assert _value(text, "uvicorn_websocket_connections_active") == 0

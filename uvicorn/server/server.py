@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn.server.protocols.context import ServerState
 from uvicorn.server.protocols.http.connection import HTTPConnection
+from uvicorn.server.protocols.websocket.connection import WebSocketConnection
 from uvicorn.server.sockets import log_listening, socket_from_fd
 
 if TYPE_CHECKING:
@@ -218,11 +219,15 @@ class Server:
         def live() -> tuple[list[tuple[str, str]], int, int, int]:
             connections = list(server_state.connections)
             requests = []
+            websockets = 0
             for connection in connections:
+                if isinstance(connection, WebSocketConnection):
+                    websockets += 1
+                    continue
                 cycle = getattr(connection, "cycle", None)
                 if cycle is not None:
                     requests.append((cycle.scope["method"], cycle.scope["scheme"]))
-            return requests, len(connections), 0, server_state.total_connections
+            return requests, len(connections), websockets, server_state.total_connections
 
         state.live = live
         config = self.config
