@@ -19,6 +19,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
+from uvicorn.server.protocols.flow import WriteFlow
 from uvicorn.server.protocols.http.cycle import HIGH_WATER, RequestCycle, ResponseState
 from uvicorn.server.protocols.http.framing import error_response
 from uvicorn.server.protocols.transport import client_addr, is_tls, server_addr, tls_extension
@@ -46,9 +47,9 @@ class HTTPConnection(asyncio.Protocol):
         "ctx",
         "cycle",
         "deadline",
-        "drain_waiter",
         "draining",
         "extensions",
+        "flow",
         "head_seen",
         "loop",
         "parsing",
@@ -65,7 +66,6 @@ class HTTPConnection(asyncio.Protocol):
         "timer_at",
         "transport",
         "upgrade_head",
-        "write_paused",
     )
 
     def __init__(
@@ -84,8 +84,7 @@ class HTTPConnection(asyncio.Protocol):
         self.queue: deque[RequestCycle] = deque()
         self.pending_error: tuple[int, str] | None = None
         self.read_paused = False
-        self.write_paused = False
-        self.drain_waiter: asyncio.Future[None] | None = None
+        self.flow = WriteFlow(self.loop)
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
         self.clock = _CLOCK_NONE  # which deadline runs: none, idle, head or body
@@ -128,11 +127,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        waiter = self.drain_waiter
-        if waiter is not None:
-            self.drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self.flow.lost()
 
     def data_received(self, data: bytes) -> None:
         clock = self.clock
@@ -156,15 +151,10 @@ class HTTPConnection(asyncio.Protocol):
                 self._start(cycle)
 
     def pause_writing(self) -> None:
-        self.write_paused = True
+        self.flow.pause()
 
     def resume_writing(self) -> None:
-        self.write_paused = False
-        waiter = self.drain_waiter
-        if waiter is not None:
-            self.drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self.flow.resume()
 
     # RequestSink ----------------------------------------------------------
 
@@ -314,12 +304,8 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.writelines(parts)
 
     async def drain(self) -> None:
-        if not self.write_paused or self.closed:
-            return
-        waiter = self.drain_waiter
-        if waiter is None:
-            waiter = self.drain_waiter = self.loop.create_future()
-        await waiter
+        if not self.closed:
+            await self.flow.drain()
 
     async def send_file(self, file: BinaryIO, size: int, chunked: bool) -> None:
         """Send ``size`` bytes of ``file`` as the body, chunk-encoded if asked."""

@@ -237,7 +237,7 @@ class RequestCycle:
                         )
                     )
                     self._complete()
-                    if self.conn.write_paused:
+                    if self.conn.flow.paused:
                         await self.conn.drain()
                     return
                 self._write_first(body, more)
@@ -245,7 +245,7 @@ class RequestCycle:
                 self._write_body(body)
             if not more:
                 self._finish_body()
-            if self.conn.write_paused:
+            if self.conn.flow.paused:
                 await self.conn.drain()
         elif state is _START:
             if mtype != "http.response.start":

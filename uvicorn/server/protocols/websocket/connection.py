@@ -48,6 +48,7 @@ from urllib.parse import unquote
 
 from uvicorn._types import RequestRecord
 from uvicorn.server.protocols.context import WebSocketSettings
+from uvicorn.server.protocols.flow import WriteFlow
 from uvicorn.server.protocols.websocket.handshake import (
     HandshakeError,
     HandshakeRequest,
@@ -148,10 +149,10 @@ class WebSocketConnection(asyncio.Protocol):
         "ctx",
         "denial_started",
         "disconnect",
-        "drain_waiter",
         "ending",
         "fail_with",
         "finished",
+        "flow",
         "handshake",
         "head",
         "loop",
@@ -186,7 +187,6 @@ class WebSocketConnection(asyncio.Protocol):
         "tls",
         "transport",
         "waiter",
-        "write_paused",
     )
 
     def __init__(
@@ -233,8 +233,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.lost = False
         self.finished = False
         self.read_paused = False
-        self.write_paused = False
-        self.drain_waiter: asyncio.Future[None] | None = None
+        self.flow = WriteFlow(self.loop)
         self.pending = bytearray()  # bytes that came before the accept
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
@@ -327,24 +326,15 @@ class WebSocketConnection(asyncio.Protocol):
             self.disconnect = self.close_sent or (1006, "")
         self.phase = _CLOSED
         self._wake()
-        waiter = self.drain_waiter
-        if waiter is not None:
-            self.drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self.flow.lost()
         if self.task is None:
             self._finish()
 
     def pause_writing(self) -> None:
-        self.write_paused = True
+        self.flow.pause()
 
     def resume_writing(self) -> None:
-        self.write_paused = False
-        waiter = self.drain_waiter
-        if waiter is not None:
-            self.drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self.flow.resume()
 
     # FrameSink ---------------------------------------------------------------
 
@@ -463,7 +453,7 @@ class WebSocketConnection(asyncio.Protocol):
                         raise TypeError("websocket.send needs 'text' or 'bytes'.")
                     self.sent += len(data)
                     self.transport.write(backend.binary(bytes(data)))
-                if self.write_paused:
+                if self.flow.paused:
                     await self._drain()
                 return
             if kind == "websocket.close":
@@ -560,7 +550,7 @@ class WebSocketConnection(asyncio.Protocol):
         elif body:
             self._write(body)
         if more:
-            if self.write_paused:
+            if self.flow.paused:
                 await self._drain()
             return
         self.phase = _CLOSED
@@ -701,12 +691,8 @@ class WebSocketConnection(asyncio.Protocol):
             self.transport.write(data)
 
     async def _drain(self) -> None:
-        if not self.write_paused or self.lost:
-            return
-        waiter = self.drain_waiter
-        if waiter is None:
-            waiter = self.drain_waiter = self.loop.create_future()
-        await waiter
+        if not self.lost:
+            await self.flow.drain()
 
     def _pause_reading(self) -> None:
         if not self.read_paused and not self.lost:
