@@ -156,8 +156,21 @@ def test_fast_json_access_line_equals_the_structlog_rendering(pristine_logging: 
     }
     record = RequestRecord(scope, 404, 7, 13, 1.0, 1.0012345)
     line = observer._json_line(record)
-    event = observer._json_event(record)
-    event["timestamp"] = json.loads(line)["timestamp"]
+    # what the logging path (JSONFormatter on the record uvicorn.access emits) writes
+    from uvicorn.middleware.access_log import _UVICORN_LINE, _uvicorn_args
+
+    log_record = logging.makeLogRecord(
+        {
+            "name": "uvicorn.access",
+            "levelname": "INFO",
+            "levelno": logging.INFO,
+            "msg": _UVICORN_LINE,
+            "args": _uvicorn_args(record),
+            "request_record": record,
+        }
+    )
+    event = observer.json.event(log_record)
+    event["timestamp"] = json.loads(line)["timestamp"]  # the two were rendered moments apart
     assert line == observer.json.render(event) + "\n"
     parsed = json.loads(line)
     assert parsed["url.path"] == '/ä\n"x\\' and parsed["http.response.status_code"] == 404
