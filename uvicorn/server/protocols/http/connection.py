@@ -17,7 +17,6 @@ import logging
 from collections import deque
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote
 
 from uvicorn.server.protocols.flow import WriteFlow
 from uvicorn.server.protocols.http.cycle import HIGH_WATER, RequestCycle, ResponseState
@@ -179,11 +178,6 @@ class HTTPConnection(asyncio.Protocol):
             self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
         elif self.clock:
             self.clock = _CLOCK_NONE
-        raw_path = head.raw_path
-        if b"%" in raw_path:
-            path = unquote(raw_path.decode("latin-1"))
-        else:
-            path = raw_path.decode("latin-1")
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": ctx.asgi_info,
@@ -193,8 +187,8 @@ class HTTPConnection(asyncio.Protocol):
             "scheme": self.scheme,
             "method": head.method,
             "root_path": "",
-            "path": path,
-            "raw_path": raw_path,
+            "path": head.path,
+            "raw_path": head.raw_path,
             "query_string": head.query_string,
             "headers": head.headers,
             "state": self.app_state.copy(),

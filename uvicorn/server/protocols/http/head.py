@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.limits import Limits
@@ -106,6 +107,14 @@ class RequestHead:
     @property
     def has_body(self) -> bool:
         return self.chunked or bool(self.content_length)
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path of an ASGI scope (``raw_path`` keeps the bytes)."""
+        raw_path = self.raw_path
+        if b"%" in raw_path:
+            return unquote(raw_path.decode("latin-1"))
+        return raw_path.decode("latin-1")
 
 
 def split_target(target: bytes) -> tuple[bytes, bytes]:

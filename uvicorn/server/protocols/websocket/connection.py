@@ -44,7 +44,6 @@ import struct
 from collections import deque
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from uvicorn._types import RequestRecord
 from uvicorn.server.protocols.context import WebSocketSettings
@@ -755,11 +754,6 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _build_scope(self) -> dict[str, Any]:
         head = self.head
-        raw_path = head.raw_path
-        if b"%" in raw_path:
-            path = unquote(raw_path.decode("latin-1"))
-        else:
-            path = raw_path.decode("latin-1")
         extensions: dict[str, Any] = {"websocket.http.response": {}}
         if self.tls is not None:
             extensions["tls"] = self.tls
@@ -771,8 +765,8 @@ class WebSocketConnection(asyncio.Protocol):
             "server": self.server,
             "client": self.client,
             "root_path": "",
-            "path": path,
-            "raw_path": raw_path,
+            "path": head.path,
+            "raw_path": head.raw_path,
             "query_string": head.query_string,
             "headers": head.headers,
             "subprotocols": [],
