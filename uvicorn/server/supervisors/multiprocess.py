@@ -91,7 +91,7 @@ class WorkerChannel:
                 if self.connection.recv() == "ping":
                     self._send("pong")
         except (OSError, EOFError):
-            pass
+            pass  # the supervisor is gone; SIGTERM/SIGINT still stop this worker
 
     def retire(self) -> None:
         """Ask to be replaced (max requests reached); keep serving until told to drain."""
@@ -164,7 +164,7 @@ class Worker:
             try:
                 os.kill(self.process.pid, sig)
             except ProcessLookupError:
-                pass
+                pass  # it exited between the check and the kill: the reaper sees it
 
     def drain(self) -> None:
         self.retiring = True
@@ -179,7 +179,7 @@ class Worker:
             while connection.poll():
                 received.append(connection.recv())
         except (OSError, EOFError):
-            pass
+            pass  # the worker died mid-message: the reaper replaces it
         return received
 
     def ping(self) -> None:
@@ -187,7 +187,7 @@ class Worker:
             try:
                 self.connection.send("ping")
             except OSError:
-                pass
+                pass  # a dead worker's pipe: the reaper replaces it
 
     def join(self, timeout: float | None = None) -> None:
         if self.process is not None:
