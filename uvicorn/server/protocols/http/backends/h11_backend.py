@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import h11
 
+from uvicorn.server.protocols.http.chunked import ChunkedReader
 from uvicorn.server.protocols.http.head import HeadError, build_head, check_raw_head
 
 if TYPE_CHECKING:
@@ -31,10 +32,13 @@ _EndOfMessage = h11.EndOfMessage
 class H11Backend:
     """h11 unfolds obs-fold, merges repeated Content-Length and takes bare LF line
     endings, all of which llhttp refuses; so each request head is also checked
-    as raw bytes (:func:`check_raw_head`) before h11 sees it complete.
+    as raw bytes (:func:`check_raw_head`) before h11 sees it complete. Its
+    chunked-body reader is laxer still, so a chunked body is read by
+    :class:`ChunkedReader` instead, from the bytes h11 left after the head.
     """
 
     __slots__ = (
+        "_chunked",
         "_conn",
         "_head",
         "_head_cap",
@@ -57,6 +61,7 @@ class H11Backend:
         self._keep_alive = True
         self._upgrading = False  # the sink took the connection over at the last head
         self._head: bytes | None = b""  # bytes of the head being received; None in a body
+        self._chunked: ChunkedReader | None = None  # reading a chunked body
 
     def _take_head(self, data: bytes) -> bytes | None:
         """Accumulate head bytes; h11 sees a head only once it is complete and
@@ -106,7 +111,12 @@ class H11Backend:
     def feed(self, data: bytes) -> None:
         if self._stopped:
             return
-        if self._head is not None:
+        if self._chunked is not None:
+            ready = self._feed_chunked(data)
+            if ready is None:
+                return
+            data = ready
+        elif self._head is not None:
             ready = self._take_head(data)
             if ready is None:
                 return
@@ -141,33 +151,58 @@ class H11Backend:
                     return
                 self._keep_alive = head.keep_alive
                 self._upgrading = sink.on_head(head)
+                if head.chunked and not self._stopped:
+                    self._chunked = ChunkedReader(sink, self._limits)
+                    trailing = self._feed_chunked(conn.trailing_data[0])
+                    if trailing is None:
+                        return
+                    conn = self._conn
+                    conn.receive_data(trailing)
             elif event_type is _EndOfMessage:
-                if self._upgrading:
-                    self._stopped = True
-                    sink.on_upgrade(conn.trailing_data[0])
+                trailing = self._end(conn.trailing_data[0])
+                if trailing is None:
                     return
-                if not self._keep_alive:
-                    self._stopped = True
-                    sink.on_end()
-                    return
-                trailing, _closed = conn.trailing_data
-                conn = self._conn = h11.Connection(
-                    h11.SERVER, max_incomplete_event_size=self._max_size
-                )
-                self._head = b""
-                sink.on_end()
-                if self._stopped:
-                    return
-                if not trailing:
-                    return
-                ready = self._take_head(trailing)
-                if ready is None:
-                    return
-                conn.receive_data(ready)
+                conn = self._conn
+                conn.receive_data(trailing)
             elif event is _PAUSED:
                 return
             else:  # ConnectionClosed: the core learns of it through connection_lost
                 return
+
+    def _feed_chunked(self, data: bytes) -> bytes | None:
+        """Read chunked body bytes; as :meth:`_end`, once the body has ended."""
+        reader = self._chunked
+        assert reader is not None
+        try:
+            rest = reader.feed(data)
+        except HeadError as exc:
+            self._chunked = None
+            self._fail(exc)
+            return None
+        if rest is None or self._stopped:
+            return None
+        self._chunked = None
+        return self._end(rest)
+
+    def _end(self, trailing: bytes) -> bytes | None:
+        """The current request has ended with ``trailing`` after it: tell the sink
+        and set up for the next request. Returns the checked bytes of the next
+        head for the fresh h11 connection to parse, or None when there are none."""
+        sink = self._sink
+        if self._upgrading:
+            self._stopped = True
+            sink.on_upgrade(trailing)
+            return None
+        if not self._keep_alive:
+            self._stopped = True
+            sink.on_end()
+            return None
+        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_size)
+        self._head = b""
+        sink.on_end()
+        if self._stopped or not trailing:
+            return None
+        return self._take_head(trailing)
 
     def stop(self) -> None:
         self._stopped = True

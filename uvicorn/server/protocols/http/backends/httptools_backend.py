@@ -1,4 +1,15 @@
-"""Request parsing with httptools (llhttp): callbacks straight into the sink."""
+"""Request parsing with httptools (llhttp): callbacks straight into the sink.
+
+llhttp owns the byte-level grammar of a head and :func:`build_head` its framing
+rules, but llhttp reports no byte offsets, and it is lenient in two places h11
+is not: it takes runs of spaces in the request line and a bare CR or LF before
+it, and it skips chunk extensions of any length. So this backend cuts the bytes
+into messages itself: it finds each head's end (one ``bytes.find``), checks the
+raw request line, and feeds llhttp one head (and its Content-Length body) at a
+time; a chunked body goes to the same strict :class:`ChunkedReader` the h11
+backend uses. A request that arrives whole in one read, the common case, is fed
+to llhttp as it came, with no copy.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from uvicorn.server.protocols.http.chunked import ChunkedReader
 from uvicorn.server.protocols.http.head import HeadError, build_head
 
 if TYPE_CHECKING:
@@ -15,6 +27,16 @@ if TYPE_CHECKING:
 __all__ = ["HttpToolsBackend"]
 
 _METHODS: dict[bytes, str] = {}
+
+# What the backend is reading: a head (or the empty lines before one), a body of
+# known length (llhttp reads it), a chunked body (ChunkedReader reads it), or the
+# body of an upgrade request the sink declined (llhttp skips it: read here).
+_HEAD, _BODY, _CHUNKED, _RAW_BODY = range(4)
+
+# The bytes a request line may start with: those of a method token (RFC 9110 §9.1).
+_TOKEN_BYTES = frozenset(
+    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def _method_name(raw: bytes) -> str:
@@ -27,22 +49,25 @@ def _method_name(raw: bytes) -> str:
 
 
 class HttpToolsBackend:
-    """llhttp owns the byte-level grammar; :func:`build_head` the framing rules.
-
-    llhttp stops at an ``Upgrade`` request and reports the offset where the other
-    protocol begins. No upgrade is served by this backend, so parsing simply
-    resumes there with a fresh parser, treating the request as plain HTTP.
+    """llhttp stops at an ``Upgrade`` request and reports the offset where the
+    other protocol begins. An upgrade the sink does not take is served as plain
+    HTTP: parsing resumes there with a fresh parser.
     """
 
     __slots__ = (
+        "_at_head_end",
+        "_body_left",
+        "_chunked",
         "_head_bytes",
         "_headers",
-        "_in_head",
         "_keep_alive",
         "_limits",
+        "_line",
+        "_mode",
         "_parser",
         "_sink",
         "_stopped",
+        "_tail",
         "_upgrading",
         "_url",
     )
@@ -50,8 +75,15 @@ class HttpToolsBackend:
     def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
         self._limits = limits
-        self._in_head = True  # between requests or inside a head: bytes count to max_head
-        self._head_bytes = 0
+        self._mode = _HEAD
+        self._head_bytes = 0  # bytes of the unfinished head, counted against max_head
+        self._tail = b""  # the last bytes of an unfinished head: its end may straddle reads
+        # The request line's check: b"" before it starts, b"\r" after half an empty
+        # line, b"\0" + its last byte while it is unfinished, None once checked.
+        self._line: bytes | None = b""
+        self._at_head_end = False  # llhttp's input ends where a head ends
+        self._body_left = 0  # bytes of a Content-Length body not yet fed to llhttp
+        self._chunked: ChunkedReader | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -60,30 +92,153 @@ class HttpToolsBackend:
         self._upgrading = False  # the sink took the connection over at the last head
 
     def feed(self, data: bytes) -> None:
-        if self._stopped:
-            return
-        if self._in_head:
-            # llhttp buffers a header line without bound until it ends; count the
-            # bytes of an unfinished head so an endless one is refused early.
-            self._head_bytes += len(data)
-            if self._head_bytes > self._limits.max_head:
-                self._refuse(431, "Request header fields too large.")
+        size = len(data)
+        if self._line == b"" and self._mode == _HEAD and not self._tail:
+            # The common case: a read that holds one whole request head and nothing
+            # after it, starting with its request line (the checks of _feed_head
+            # and _check_line, inlined).
+            line_end = data.find(b"\r\n")
+            if (
+                0 < line_end
+                and data.find(b"\r\n\r\n", line_end) == size - 4
+                and data[0] in _TOKEN_BYTES
+                and data.find(b"  ", 0, line_end) == -1
+                and size <= self._limits.max_head
+                and not self._stopped
+            ):
+                self._line = None
+                self._head_bytes = size
+                self._at_head_end = True
+                self._parse(data, size, data)
                 return
+        position = 0
+        while position < size and not self._stopped:
+            mode = self._mode
+            if mode == _HEAD:
+                position = self._feed_head(data, position, size)
+            elif mode == _BODY:
+                take = min(self._body_left, size - position)
+                self._body_left -= take
+                end = position + take
+                self._parse(data[position:end] if take != size else data, end, data)
+                position = end
+            elif mode == _CHUNKED:
+                position = self._feed_chunked(data, position)
+            else:
+                take = min(self._body_left, size - position)
+                self._body_left -= take
+                end = position + take
+                self._sink.on_body(data[position:end] if take != size else data)
+                position = end
+                if not self._body_left and not self._stopped:
+                    self._message_complete()
+
+    def _feed_head(self, data: bytes, position: int, size: int) -> int:
+        """Feed llhttp the bytes up to and including the end of the next head (or
+        all of them, when it has not arrived), after checking the request line."""
+        tail = self._tail
+        if tail:
+            probe = tail + data[position : position + 3]
+            found = probe.find(b"\r\n\r\n")
+            end = -1 if found == -1 else position + found + 4 - len(tail)
+        else:
+            end = -1
+        if end == -1:
+            found = data.find(b"\r\n\r\n", position)
+            end = size if found == -1 else found + 4
+            complete = found != -1
+        else:
+            complete = True
+        if self._line is not None and not self._check_line(data, position, end):
+            return size
+        taken = end - position
+        self._head_bytes += taken
+        if self._head_bytes > self._limits.max_head:
+            self._refuse(431, "Request header fields too large.")
+            return size
+        if complete:
+            self._tail = b""
+        else:
+            self._tail = (tail + data[position:])[-3:]
+        self._at_head_end = complete
+        self._parse(data[position:end] if taken != size else data, end, data)
+        return end
+
+    def _check_line(self, data: bytes, position: int, end: int) -> bool:
+        """RFC 9112 §3: one SP between the parts of the request line, and nothing
+        but CRLF pairs before it (§2.2). llhttp allows more; h11 does not, so
+        neither does this backend. Only the last byte of an unfinished line is
+        kept. False when the request was refused."""
+        pending = self._line
+        if not pending:
+            chunk = data
+            start = position
+            stop = end
+            started = False
+        else:
+            if pending == b"\r":
+                chunk = pending + data[position:end]
+                started = False
+            else:
+                chunk = pending[1:] + data[position:end]
+                started = True
+            start = 0
+            stop = len(chunk)
+        if not started:
+            while chunk.startswith(b"\r\n", start, stop):
+                start += 2
+            if start == stop:
+                self._line = b""
+                return True
+            if start + 1 == stop and chunk[start] == 13:  # maybe half an empty line
+                self._line = b"\r"
+                return True
+            if chunk[start] not in _TOKEN_BYTES:
+                self._refuse(400, "Invalid request line.")
+                return False
+        line_end = chunk.find(b"\r\n", start, stop)
+        if chunk.find(b"  ", start, stop if line_end == -1 else line_end) != -1:
+            self._refuse(400, "Invalid request line.")
+            return False
+        self._line = None if line_end != -1 else b"\0" + chunk[stop - 1 : stop]
+        return True
+
+    def _feed_chunked(self, data: bytes, position: int) -> int:
+        reader = self._chunked
+        assert reader is not None
         try:
-            self._parser.feed_data(data)
+            rest = reader.feed(data[position:] if position else data)
+        except HeadError as exc:
+            self._chunked = None
+            self._refuse(exc.status, exc.reason)
+            return len(data)
+        if rest is None or self._stopped:
+            return len(data)
+        self._chunked = None
+        self._parser = httptools.HttpRequestParser(self)  # llhttp never saw the body
+        self._message_complete()
+        return len(data) - len(rest)
+
+    def _parse(self, chunk: bytes, end: int, data: bytes) -> None:
+        """Feed llhttp ``chunk``, the bytes of ``data`` that end at ``end``."""
+        try:
+            self._parser.feed_data(chunk)
         except httptools.HttpParserUpgrade as exc:
-            offset = exc.args[0] if exc.args else len(data)
+            offset = exc.args[0] if exc.args else len(chunk)
+            rest = chunk[offset:] + data[end:]
             if self._upgrading:
                 self._upgrading = False
                 self._stopped = True
-                self._sink.on_upgrade(data[offset:])
+                self._sink.on_upgrade(rest)
                 return
             if self._stopped:
                 return
+            # Declined: serve it as plain HTTP. ``chunk`` ends with the head, so
+            # nothing of it is left; feed() goes on with the rest of ``data``.
             self._parser = httptools.HttpRequestParser(self)
-            rest = data[offset:]
-            if rest:
-                self.feed(rest)
+            left = chunk[offset:]
+            if left:
+                self.feed(left)
         except httptools.HttpParserError as exc:
             if not self._stopped:
                 self._stopped = True
@@ -132,8 +287,10 @@ class HttpToolsBackend:
         headers = self._headers
         self._url = b""
         self._headers = []
-        self._in_head = False
         self._head_bytes = 0
+        if not self._at_head_end:  # llhttp ended a head where this backend did not
+            self._refuse(400, "Invalid line ending in request head.")
+            return
         limit = self._limits.request_line
         method = _method_name(parser.get_method())
         if limit and len(method) + len(url) + 10 > limit:  # "METHOD SP target SP HTTP/1.1"
@@ -146,22 +303,31 @@ class HttpToolsBackend:
             self._sink.on_error(exc.status, exc.reason)
             return
         self._keep_alive = head.keep_alive
+        if head.chunked:
+            self._mode = _CHUNKED
+            self._chunked = ChunkedReader(self._sink, self._limits)
+        elif head.content_length:
+            # llhttp skips the body of any request it takes for an upgrade
+            self._mode = _RAW_BODY if parser.should_upgrade() else _BODY
+            self._body_left = head.content_length
         if self._sink.on_head(head):
-            self._upgrading = True  # llhttp stops at the end of this request: see feed()
+            self._upgrading = True  # llhttp stops at the end of this request: see _parse()
 
     def on_body(self, body: bytes) -> None:
         if not self._stopped:
             self._sink.on_body(body)
 
     def on_message_complete(self) -> None:
-        # llhttp reports trailer fields through on_header: they are dropped here, never
-        # left to be taken for the next request's headers.
-        self._headers = []
-        if self._stopped or self._upgrading:
+        # A chunked body, or one llhttp skipped, ends when this backend has read it.
+        if self._stopped or self._upgrading or self._mode >= _CHUNKED:
             return
+        self._message_complete()
+
+    def _message_complete(self) -> None:
+        self._mode = _HEAD
+        self._line = b""
         if not self._keep_alive:
             self._stopped = True
-        self._in_head = True
         self._sink.on_end()
 
 
