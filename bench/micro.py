@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import time
 from typing import Any
 
 from uvicorn import Config
+from uvicorn.observability.logging import LOGGING_CONFIG
 from uvicorn.server.protocols.context import ServerState
 from uvicorn.server.protocols.http.connection import HTTPConnection
 
@@ -63,6 +66,10 @@ def main() -> None:
     parser.add_argument("--http", default="httptools")
     parser.add_argument("--loop", default="uvloop")
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    parser.add_argument(
+        "--metrics", action="store_true", help="compose the metrics observer (nothing served)"
+    )
     parser.add_argument("-n", type=int, default=200_000)
     options = parser.parse_args()
     config = Config(
@@ -71,9 +78,14 @@ def main() -> None:
         loop=options.loop,
         lifespan="off",
         access_log=options.access_log,
-        log_config=None,
+        log_format=options.log_format,
+        log_config=LOGGING_CONFIG if options.access_log else None,
+        metrics_port=0 if options.metrics else None,
         timeout_keep_alive=3600,
     )
+    if options.access_log:
+        # the access lines go to /dev/null: the cost measured is rendering and writing them
+        logging.getLogger("uvicorn.access").handlers[0].stream = open(os.devnull, "w")  # type: ignore[attr-defined]
     config.load()
     factory = config.get_loop_factory()
     loop = factory() if factory else asyncio.new_event_loop()

@@ -33,6 +33,9 @@ DEFAULT_ACCESS_LOG_FORMAT = '%(h)s - "%(r)s" %(s)s'
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?%"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Strings quote() would return unchanged: the common path and query skip it.
+_plain_path = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*").fullmatch
+_plain_query = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~?%-]*").fullmatch
 _ATOM = re.compile(r"%\((\{[^}]*\}[io]|[a-zA-Z]+)\)s")
 
 
@@ -45,9 +48,10 @@ def escape(text: str) -> str:
 
 def request_target(path: str, query_string: bytes) -> str:
     """The path as it goes into a log line: percent-encoded, so no control character survives."""
-    target = quote(path, safe=_SAFE_PATH)
+    target = path if _plain_path(path) else quote(path, safe=_SAFE_PATH)
     if query_string:
-        return target + "?" + quote(query_string.decode("latin-1"), safe=_SAFE_QUERY)
+        query = query_string.decode("latin-1")
+        return target + "?" + (query if _plain_query(query) else quote(query, safe=_SAFE_QUERY))
     return target
 
 
