@@ -20,10 +20,11 @@ __all__ = ["MetricsHooks"]
 class MetricsHooks:
     def __init__(self, state: MetricsState) -> None:
         self.state = state
+        self._finished = state.request_finished
 
     def observe(self, record: RequestRecord) -> None:
         scope = record.scope
-        self.state.request_finished(
+        self._finished(
             scope["method"],
             scope["scheme"],
             record.status,

@@ -61,15 +61,15 @@ _REQUEST_LABELS = (
 _ACTIVE_LABELS = ("http_request_method", "url_scheme")
 
 
-class _Histogram:
-    """Bucket counts (non-cumulative, one per bound plus +Inf), count and sum."""
-
-    __slots__ = ("buckets", "count", "total")
-
-    def __init__(self, size: int) -> None:
-        self.buckets = [0] * (size + 1)
-        self.count = 0
-        self.total = 0.0
+# One row of counters per (method, status, scheme, version): the request count,
+# the three sums, then the bucket counts (non-cumulative, one per bound plus +Inf)
+# of the duration, request size and response size histograms, in one flat list
+# so a request updates it with a few index operations.
+_COUNT, _DURATION_SUM, _REQUEST_SUM, _RESPONSE_SUM = range(4)
+_DURATION_AT = 4
+_REQUEST_AT = _DURATION_AT + len(DURATION_BUCKETS) + 1
+_RESPONSE_AT = _REQUEST_AT + len(SIZE_BUCKETS) + 1
+_ROW = _RESPONSE_AT + len(SIZE_BUCKETS) + 1
 
 
 LiveView = Callable[[], tuple[list[tuple[str, str]], int, int, int]]
@@ -85,9 +85,9 @@ class MetricsState:
     """
 
     def __init__(self, live: LiveView | None = None) -> None:
-        self.durations: dict[tuple[str, ...], _Histogram] = {}
-        self.request_sizes: dict[tuple[str, ...], _Histogram] = {}
-        self.response_sizes: dict[tuple[str, ...], _Histogram] = {}
+        # (method, status, scheme, version) -> a row; methods are bounded by the
+        # parsers (known methods only) and mapped to "_OTHER" when exported
+        self.rows: dict[tuple[str, int, str, str], list[Any]] = {}
         self.rejected = dict.fromkeys(REJECT_REASONS, 0)
         self.live = live
 
@@ -103,24 +103,17 @@ class MetricsState:
         request_size: int,
         response_size: int,
     ) -> None:
-        method = method if method in METHODS else "_OTHER"
-        key = (method, str(status), scheme, version)
-        durations = self.durations.get(key)
-        if durations is None:
-            durations = self.durations[key] = _Histogram(len(DURATION_BUCKETS))
-            self.request_sizes[key] = _Histogram(len(SIZE_BUCKETS))
-            self.response_sizes[key] = _Histogram(len(SIZE_BUCKETS))
-        durations.buckets[bisect_left(DURATION_BUCKETS, duration)] += 1
-        durations.count += 1
-        durations.total += duration
-        sizes = self.request_sizes[key]
-        sizes.buckets[bisect_left(SIZE_BUCKETS, request_size)] += 1
-        sizes.count += 1
-        sizes.total += request_size
-        sizes = self.response_sizes[key]
-        sizes.buckets[bisect_left(SIZE_BUCKETS, response_size)] += 1
-        sizes.count += 1
-        sizes.total += response_size
+        key = (method, status, scheme, version)
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = [0, 0.0, 0, 0] + [0] * (_ROW - 4)
+        row[_COUNT] += 1
+        row[_DURATION_SUM] += duration
+        row[_REQUEST_SUM] += request_size
+        row[_RESPONSE_SUM] += response_size
+        row[_DURATION_AT + bisect_left(DURATION_BUCKETS, duration)] += 1
+        row[_REQUEST_AT + bisect_left(SIZE_BUCKETS, request_size)] += 1
+        row[_RESPONSE_AT + bisect_left(SIZE_BUCKETS, response_size)] += 1
 
     def rejected_request(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -128,8 +121,20 @@ class MetricsState:
     # persistence ------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        def hists(table: dict[tuple[str, ...], _Histogram]) -> list[Any]:
-            return [[list(k), h.buckets, h.count, h.total] for k, h in list(table.items())]
+        durations: dict[tuple[str, ...], list[Any]] = {}
+        request_sizes: dict[tuple[str, ...], list[Any]] = {}
+        response_sizes: dict[tuple[str, ...], list[Any]] = {}
+        for (method, status, scheme, version), row in list(self.rows.items()):
+            key = (method if method in METHODS else "_OTHER", str(status), scheme, version)
+            for table, start, end, total in (
+                (durations, _DURATION_AT, _REQUEST_AT, _DURATION_SUM),
+                (request_sizes, _REQUEST_AT, _RESPONSE_AT, _REQUEST_SUM),
+                (response_sizes, _RESPONSE_AT, _ROW, _RESPONSE_SUM),
+            ):
+                entry = table.setdefault(key, [list(key), [0] * (end - start), 0, 0])
+                entry[1] = [a + b for a, b in zip(entry[1], row[start:end], strict=True)]
+                entry[2] += row[_COUNT]
+                entry[3] += row[total]
 
         active: dict[tuple[str, str], int] = {}
         requests, connections, websockets, accepted = self.live() if self.live else ([], 0, 0, 0)
@@ -137,9 +142,9 @@ class MetricsState:
             key = (method if method in METHODS else "_OTHER", scheme)
             active[key] = active.get(key, 0) + 1
         return {
-            "durations": hists(self.durations),
-            "request_sizes": hists(self.request_sizes),
-            "response_sizes": hists(self.response_sizes),
+            "durations": list(durations.values()),
+            "request_sizes": list(request_sizes.values()),
+            "response_sizes": list(response_sizes.values()),
             "active": [[list(k), v] for k, v in active.items()],
             "connections_active": connections,
             "connections_total": accepted,
