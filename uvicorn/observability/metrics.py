@@ -139,8 +139,8 @@ class MetricsState:
         active: dict[tuple[str, str], int] = {}
         requests, connections, websockets, accepted = self.live() if self.live else ([], 0, 0, 0)
         for method, scheme in requests:
-            key = (method if method in METHODS else "_OTHER", scheme)
-            active[key] = active.get(key, 0) + 1
+            pair = (method if method in METHODS else "_OTHER", scheme)
+            active[pair] = active.get(pair, 0) + 1
         return {
             "durations": list(durations.values()),
             "request_sizes": list(request_sizes.values()),
