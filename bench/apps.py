@@ -88,3 +88,36 @@ async def stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def wsgi_hello(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [HELLO]
+
+
+async def ws_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """WebSocket echo: accept, then send every text or bytes message back until disconnect.
+
+    The load is ``bench/ws_load.py`` (``bench/run --only ws-echo``). A plain HTTP request
+    gets a 426 rather than an app error, so a stray probe leaves no traceback in the log.
+    """
+    if scope["type"] == "http":
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 426,
+                "headers": [(b"content-length", b"0"), (b"upgrade", b"websocket")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if scope["type"] != "websocket":
+        return
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return  # websocket.disconnect
+        text = message.get("text")
+        if text is not None:
+            await send({"type": "websocket.send", "text": text})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes")})
