@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import run_cli, spawn_cli
 
@@ -41,9 +42,21 @@ def _raw_get(port: int, target: bytes, headers: bytes = b"") -> bytes:
     return data
 
 
-def test_every_record_is_one_json_object(tmp_path: Path) -> None:
+# --workers: each worker process sets up logging from its own (unpickled) Config
+WORKERS = pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["single", "workers"])
+
+
+@WORKERS
+def test_every_record_is_one_json_object(tmp_path: Path, workers: tuple[str, ...]) -> None:
     with spawn_cli(
-        "logapp:app", "--app-dir", _app_dir(tmp_path), "--port", "0", "--log-format", "json"
+        "logapp:app",
+        "--app-dir",
+        _app_dir(tmp_path),
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        *workers,
     ) as cli:
         assert cli.port is not None
         url = f"http://127.0.0.1:{cli.port}"
@@ -78,12 +91,21 @@ def test_every_record_is_one_json_object(tmp_path: Path) -> None:
     assert errors[0]["error.message"] == "it broke"
     assert "Traceback" in errors[0]["error.stack_trace"]
     assert errors[0]["level"] == "error" and errors[0]["logger"] == "uvicorn.error"
+    assert errors[0]["message"] == "Exception in ASGI application"
 
 
-def test_access_log_format_atoms(tmp_path: Path) -> None:
+@WORKERS
+def test_access_log_format_atoms(tmp_path: Path, workers: tuple[str, ...]) -> None:
     fmt = '%(h)s %(l)s "%(r)s" %(s)s %(b)s "%(a)s" %({x-trace}o)s %({host}i)s %(m)s %(U)s %(q)s'
     with spawn_cli(
-        "logapp:app", "--app-dir", _app_dir(tmp_path), "--port", "0", "--access-log-format", fmt
+        "logapp:app",
+        "--app-dir",
+        _app_dir(tmp_path),
+        "--port",
+        "0",
+        "--access-log-format",
+        fmt,
+        *workers,
     ) as cli:
         assert cli.port is not None
         httpx.get(f"http://127.0.0.1:{cli.port}/p?q=2", headers={"User-Agent": "ua\tx"})

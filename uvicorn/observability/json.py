@@ -40,7 +40,9 @@ class JSONFormatter(logging.Formatter):
             .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            # text logs end some messages with a newline before the traceback
+            # ("Exception in ASGI application\n"); a JSON field has no use for it
+            "message": record.getMessage().rstrip("\n"),
         }
         request_record = record.__dict__.get("request_record")
         if request_record is not None:

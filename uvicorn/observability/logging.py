@@ -208,7 +208,8 @@ def configure_logging(
     custom_access_format: bool = False,
 ) -> None:
     """Apply the logging options; a user's config wins over every default."""
-    if log_config is LOGGING_CONFIG and (log_format != "text" or custom_access_format):
+    # "==", not "is": a worker gets an unpickled copy of the default config (--workers)
+    if log_config == LOGGING_CONFIG and (log_format != "text" or custom_access_format):
         log_config = default_config(log_format, custom_access_format)
     if log_config is not None:
         if isinstance(log_config, dict):
