@@ -438,6 +438,12 @@ class Multiprocess:
     def _stop_workers(self) -> None:
         for worker in self.workers:
             worker.drain()
+        # The listening socket is closed once no process holds it. While the supervisor
+        # kept its copy, connections arriving after the workers had stopped accepting
+        # were queued by the kernel with no one to accept them, then reset at exit;
+        # without it, they are refused (a client or balancer retries those safely).
+        for sock in self.sockets:
+            sock.close()
         for worker in self.workers:
             while worker.is_alive():
                 worker.join(timeout=TICK)
