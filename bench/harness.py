@@ -39,6 +39,15 @@ STACKS = {
     "h11+asyncio": ["--http", "h11", "--loop", "asyncio"],
 }
 
+# every request limit and slow-client timer of ours switched off (0)
+NO_LIMITS = (
+    "--limit-request-line=0",
+    "--limit-request-fields=0",
+    "--limit-request-field-size=0",
+    "--timeout-request-header=0",
+    "--timeout-request-body=0",
+)
+
 POST_LUA = """
 wrk.method = "POST"
 wrk.body = string.rep("x", 65536)
@@ -431,7 +440,9 @@ def main() -> None:
     only = {name for name in options.only.split(",") if name}
 
     # (workload, stack, log mode); log modes: "off", "on" (both servers' text access log),
-    # "observability" (ours: JSON access log + metrics; the reference: its text access log)
+    # "observability" (ours: JSON access log + metrics; the reference: its text access log),
+    # "no-limits" (log off; ours with every request limit and slow-client timer off: the
+    # cost of the defaults, which must be nothing measurable)
     cells: list[tuple[Workload, str, str]] = []
     for workload in WORKLOADS:
         if only and workload.name not in only:
@@ -441,16 +452,19 @@ def main() -> None:
             if workload.name == "plaintext":
                 cells.append((workload, stack, "on"))
                 cells.append((workload, stack, "observability"))
+                cells.append((workload, stack, "no-limits"))
 
     log = Path(tempfile.gettempdir()) / "uvicorn-bench-server.log"
     log.write_bytes(b"")
     rows = []
     for workload, stack, mode in cells:
         args = [*STACKS[stack], "--log-level", "info"]
-        args.append("--no-access-log" if mode == "off" else "--access-log")
+        args.append("--no-access-log" if mode in ("off", "no-limits") else "--access-log")
         ours_args = list(args)
         if mode == "observability":
             ours_args += ["--log-format", "json", "--metrics-port", str(PORT + 1)]
+        elif mode == "no-limits":
+            ours_args += [*NO_LIMITS]
         ours: list[Result] = []
         reference: list[Result] = []
         label = f"{workload.name} {stack} log={mode}"
@@ -473,7 +487,12 @@ def main() -> None:
             "| p50 ours / ref (ms) | p99 ours / ref (ms) |"
         )
         print("|---|---|---|---:|---:|---:|---:|---:|")
-        shown = {"off": "off", "on": "on", "observability": "ours: JSON + metrics; ref: text"}
+        shown = {
+            "off": "off",
+            "on": "on",
+            "observability": "ours: JSON + metrics; ref: text",
+            "no-limits": "off; ours: no limits or timers",
+        }
         own_off: dict[str, float] = {}
         notes = []
         for workload, stack, mode, ours_result, ref_result in rows:
@@ -483,7 +502,12 @@ def main() -> None:
                 a, b = ours_result.rps, ref_result.rps
             if workload.name == "plaintext" and mode == "off":
                 own_off[stack] = a
-            if workload.name == "plaintext" and mode != "off" and stack in own_off:
+            if mode == "no-limits" and stack in own_off:
+                notes.append(
+                    f"plaintext {stack}: ours with its default limits and timers runs at "
+                    f"{own_off[stack] / a:.2f}x its figure with all of them off"
+                )
+            elif workload.name == "plaintext" and mode != "off" and stack in own_off:
                 notes.append(
                     f"plaintext {stack}, log {shown[mode]}: {a / own_off[stack]:.2f}x "
                     "our own figure with the log off"
