@@ -19,7 +19,12 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from uvicorn.server.protocols.flow import WriteFlow
-from uvicorn.server.protocols.http.cycle import HIGH_WATER, RequestCycle, ResponseState
+from uvicorn.server.protocols.http.cycle import (
+    DISCARD_LIMIT,
+    HIGH_WATER,
+    RequestCycle,
+    ResponseState,
+)
 from uvicorn.server.protocols.http.framing import error_response
 from uvicorn.server.protocols.transport import client_addr, is_tls, server_addr, tls_extension
 
@@ -46,6 +51,7 @@ class HTTPConnection(asyncio.Protocol):
         "ctx",
         "cycle",
         "deadline",
+        "discard_left",
         "draining",
         "extensions",
         "flow",
@@ -95,6 +101,7 @@ class HTTPConnection(asyncio.Protocol):
         self.served = 0  # responses completed on this connection
         self.draining = False  # shutting down: answer the request under way, then close
         self.upgrade_head: RequestHead | None = None  # a WebSocket handshake to hand over
+        self.discard_left = -1  # reading an answered request's unread body: bytes allowed
 
     # asyncio.Protocol -------------------------------------------------------
 
@@ -240,6 +247,11 @@ class HTTPConnection(asyncio.Protocol):
     def on_body(self, chunk: bytes) -> None:
         cycle = self.parsing
         if cycle is not None:
+            if self.discard_left >= 0:  # answered already: drop it, within the bound
+                self.discard_left -= len(chunk)
+                if self.discard_left < 0:
+                    self._close()
+                return
             limits = self.ctx.limits
             if limits.body and cycle.body_size + len(chunk) > limits.body:
                 self.backend.stop()
@@ -258,6 +270,11 @@ class HTTPConnection(asyncio.Protocol):
         if cycle is not None:
             self.parsing = None
             cycle.end_body()
+            if self.discard_left >= 0:  # the unread body is behind us: next request
+                self.discard_left = -1
+                if self.read_paused:
+                    self._resume_reading()
+                self._go_idle()
 
     def on_error(self, status: int, reason: str) -> None:
         if status == 400:
@@ -269,6 +286,10 @@ class HTTPConnection(asyncio.Protocol):
             self.ctx.on_rejected(_REJECT_REASONS.get(status, "bad_request"))
         parsing = self.parsing
         self.parsing = None
+        if self.discard_left >= 0:  # the answered request's unread body is broken
+            self.discard_left = -1
+            self._close()
+            return
         if parsing is not None and not parsing.body_complete:
             # The body of a request already handed over is broken.
             if parsing is self.cycle:
@@ -343,8 +364,14 @@ class HTTPConnection(asyncio.Protocol):
         if self.cycle is not cycle:
             return
         self.cycle = None
-        if not cycle.keep_alive or self.closed or not cycle.body_complete:
+        if not cycle.keep_alive or self.closed:
             self._close()
+            return
+        if not cycle.body_complete:
+            if self.parsing is cycle:
+                self._discard_rest(cycle)
+            else:
+                self._close()
             return
         if self.queue:
             self._start(self.queue.popleft())
@@ -442,6 +469,17 @@ class HTTPConnection(asyncio.Protocol):
             if self.clock == _CLOCK_BODY and self.paused_at:
                 self._set_clock(_CLOCK_BODY, self.deadline + self.loop.time() - self.paused_at)
                 self.paused_at = 0.0
+
+    def _discard_rest(self, cycle: RequestCycle) -> None:
+        """The app answered without reading all of the body, and the response kept
+        the connection open because the rest is small: read it and drop it, then
+        serve the next request, rather than close on a client that did nothing wrong."""
+        self.discard_left = DISCARD_LIMIT
+        cycle.discard()
+        if not self.clock:  # no body timeout: the keep-alive timeout bounds the wait
+            self._set_clock(_CLOCK_BODY, self.loop.time() + self.ctx.timeout_keep_alive)
+        if self.read_paused:
+            self._resume_reading()
 
     def _go_idle(self) -> None:
         """Start the keep-alive clock."""

@@ -63,6 +63,10 @@ _FRAME_NONE = 3  # HEAD, 1xx, 204, 304: no body on the wire
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
 _LARGE_BODY = 16384  # above this, bodies go out by writev (writelines) rather than copied
 HIGH_WATER = 65536  # request body bytes buffered before reading pauses
+# The most of an unread request body read and dropped after the response so the
+# connection can serve another request (Go's net/http uses the same bound); a
+# response that starts with more than this still to come says Connection: close.
+DISCARD_LIMIT = 262144
 
 
 class RequestCycle:
@@ -134,6 +138,11 @@ class RequestCycle:
     def end_body(self) -> None:
         self.body_complete = True
         self._wake()
+
+    def discard(self) -> None:
+        """The response is done and the app never read the rest: drop what is held."""
+        self.body = []
+        self.buffered = 0
 
     def lost(self) -> None:
         """The client went away: receive() reports a disconnect, send() is a no-op."""
@@ -285,6 +294,15 @@ class RequestCycle:
         self.status_line = status_line(status)  # validates the status before anything is written
         self.status = status
         self.pending = headers
+        if self.keep_alive and not self.body_complete:
+            # The app answers before the body is in: unless the rest is small enough
+            # to read and drop afterwards, this is the connection's last response.
+            # A client still waiting for 100 Continue may never send its body.
+            remaining = self.head.content_length
+            if self.expect_continue or (
+                remaining is not None and remaining - self.body_size > DISCARD_LIMIT
+            ):
+                self.keep_alive = False
         self.expect_continue = False
         self.state = _BODY
         trailers = self.trailers = bool(message.get("trailers", False))
