@@ -113,4 +113,5 @@ def test_no_keep_alive_when_100_continue_was_never_sent(backend: str) -> None:
     output, closed, paths = run(backend, [head])
     assert not output.startswith(b"HTTP/1.1 100")
     assert b"connection: close" in head_of(output)
+    assert paths == ["/upload"]
     assert closed
