@@ -39,6 +39,7 @@ logger = logging.getLogger("uvicorn.error")
 
 MAX_PIPELINE = 16  # queued requests parsed ahead before reading pauses
 DRAIN_GRACE = 5.0  # seconds a fresh connection gets to send its request during shutdown
+LINGER = 2.0  # seconds a closing connection reads and drops input after its FIN (_close)
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -406,7 +407,7 @@ class HTTPConnection(asyncio.Protocol):
         """
         if self.cycle is None:
             if self.served and not self.head_seen:
-                self._close()
+                self._close(linger=False)
                 return
             self.draining = True
             grace = min(self.ctx.limits.head_timeout or DRAIN_GRACE, DRAIN_GRACE)
@@ -449,11 +450,35 @@ class HTTPConnection(asyncio.Protocol):
         message = _ERROR_TEXTS.get(status, reason)
         self.write(error_response(status, message, self.default_headers(False, False)))
 
-    def _close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.backend.stop()
-            self.transport.close()
+    def _close(self, linger: bool = True) -> None:
+        """Close after what was written. Closing a socket whose input has not all
+        been read makes the kernel send a reset, and a reset can destroy the end of
+        the response still on its way to the client (a request pipelined behind
+        ``Connection: close``, the rest of a refused body). So, as nginx and Apache
+        do, a closing connection sends FIN after its response, then reads and drops
+        whatever still comes until the client closes or LINGER seconds pass.
+        ``linger=False`` where nothing can be unread (an idle connection)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.clock = _CLOCK_NONE
+        self.backend.stop()
+        transport = self.transport
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        try:
+            if not linger or transport.is_closing() or not transport.can_write_eof():
+                transport.close()
+                return
+            transport.write_eof()
+        except (OSError, RuntimeError, NotImplementedError):  # a transport with no half-close
+            transport.close()
+            return
+        if self.read_paused:
+            self.read_paused = False
+            transport.resume_reading()
+        self.timer = self.loop.call_later(LINGER, transport.close)
 
     def _pause_reading(self) -> None:
         if not self.read_paused and not self.closed:
@@ -519,7 +544,7 @@ class HTTPConnection(asyncio.Protocol):
         if clock == _CLOCK_IDLE:
             if self.ctx.log_trace:
                 logger.log(5, "%s - HTTP connection closed (keep-alive timeout)", _fmt(self.client))
-            self._close()
+            self._close(linger=False)
         elif clock == _CLOCK_HEAD:
             self.backend.stop()
             if self.head_seen and self.ctx.on_rejected is not None:
