@@ -174,3 +174,38 @@ def test_open_websockets_are_counted() -> None:
                 break
             time.sleep(0.05)
         assert _value(text, "uvicorn_websocket_connections_active") == 0
+
+
+def test_samples_folded_in_batches_are_never_lost_to_a_concurrent_scrape() -> None:
+    """Requests are queued and folded every FOLD_EVERY; a scrape from the metrics thread
+    folds the rest. Hammer both at once: every sample is counted exactly once."""
+    import threading
+
+    from uvicorn.observability.metrics import FOLD_EVERY, MetricsState
+
+    state = MetricsState()
+    total = FOLD_EVERY * 5 + 17
+    done = threading.Event()
+    snapshots = 0
+
+    def scrape() -> None:
+        nonlocal snapshots
+        while not done.is_set():
+            state.to_json()
+            snapshots += 1
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    for index in range(total):
+        state.request_finished("GET", "http", 200 + index % 2, "1.1", 0.003, index % 7, 10)
+    done.set()
+    scraper.join()
+    durations = {
+        tuple(key): (buckets, count) for key, buckets, count, _ in state.to_json()["durations"]
+    }
+    ok, created = durations[("GET", "200", "http", "1.1")], durations[("GET", "201", "http", "1.1")]
+    assert ok[1] + created[1] == total
+    assert ok[0][0] + created[0][0] == total  # 3 ms: all in the first (5 ms) bucket
+    assert snapshots > 0
+    sizes = state.to_json()["request_sizes"]
+    assert sum(entry[3] for entry in sizes) == sum(index % 7 for index in range(total))
