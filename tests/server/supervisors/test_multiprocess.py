@@ -209,7 +209,9 @@ def test_kill_9_is_replaced_and_the_others_keep_answering(app_dir: Path) -> None
         assert cli.stop() == 0
     assert survivor in load.pids
     assert replacement in load.pids
-    assert answered_after < 3.0  # spawn + import + bind; the supervisor reacts within 50 ms
+    # spawn + import + bind: 0.16-0.21 s on an idle machine (the supervisor reacts within
+    # 50 ms); the bound leaves room for a loaded CI machine
+    assert answered_after < 1.5
     assert load.failures == {}, load.results
 
 

@@ -120,7 +120,8 @@ class HttpToolsBackend:
                 take = min(self._body_left, size - position)
                 self._body_left -= take
                 end = position + take
-                self._parse(data[position:end] if take != size else data, end, data)
+                # a view, not a copy: llhttp copies the body out once, into on_body
+                self._parse(memoryview(data)[position:end] if take != size else data, end, data)
                 position = end
             elif mode == _CHUNKED:
                 position = self._feed_chunked(data, position)
@@ -219,13 +220,13 @@ class HttpToolsBackend:
         self._message_complete()
         return len(data) - len(rest)
 
-    def _parse(self, chunk: bytes, end: int, data: bytes) -> None:
+    def _parse(self, chunk: bytes | memoryview, end: int, data: bytes) -> None:
         """Feed llhttp ``chunk``, the bytes of ``data`` that end at ``end``."""
         try:
             self._parser.feed_data(chunk)
         except httptools.HttpParserUpgrade as exc:
             offset = exc.args[0] if exc.args else len(chunk)
-            rest = chunk[offset:] + data[end:]
+            rest = bytes(chunk[offset:]) + data[end:]
             if self._upgrading:
                 self._upgrading = False
                 self._stopped = True
@@ -236,7 +237,7 @@ class HttpToolsBackend:
             # Declined: serve it as plain HTTP. ``chunk`` ends with the head, so
             # nothing of it is left; feed() goes on with the rest of ``data``.
             self._parser = httptools.HttpRequestParser(self)
-            left = chunk[offset:]
+            left = bytes(chunk[offset:])
             if left:
                 self.feed(left)
         except httptools.HttpParserError as exc:
