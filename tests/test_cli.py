@@ -642,6 +642,31 @@ def test_import_error_inside_user_module_shows_user_traceback(
     assert "Uvicorn running on" not in output
 
 
+@pytest.mark.parametrize("option", [("--ws", "wsproto"), ("--http", "httptools")])
+def test_a_backend_whose_package_is_missing_exits_3_with_one_line(
+    apps: Path, tmp_path: Path, option: tuple[str, str]
+) -> None:
+    """A package that is not installed, shadowed here by one that cannot be imported."""
+    package = tmp_path / "shadow" / option[1]
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        f"raise ModuleNotFoundError('not installed', name={option[1]!r})\n"
+    )
+    result = run_cli(
+        "cliapps:app",
+        *option,
+        "--port",
+        "0",
+        cwd=apps,
+        env={"PYTHONPATH": str(package.parent)},
+    )
+    output = combined(result)
+    assert result.returncode == 3, output
+    assert f"the '{option[1]}' package is not installed" in output
+    assert "Traceback" not in output
+    assert "Uvicorn running on" not in output
+
+
 def test_unloadable_app_under_workers_exits_3(apps: Path) -> None:
     result = run_cli("no_such_module_abc:app", "--workers", "2", "--port", "0", cwd=apps)
     assert result.returncode == 3, combined(result)

@@ -287,7 +287,15 @@ class Config:
         except AppLoadError as exc:
             exit_on_load_error(exc)
         self.context: ServerContext
-        self.context, self.loaded_app, self.interface = compose(self, self.loaded_app)
+        try:
+            self.context, self.loaded_app, self.interface = compose(self, self.loaded_app)
+        except ModuleNotFoundError as exc:  # a backend chosen by name whose package is absent
+            exit_on_load_error(
+                AppLoadError(
+                    f"Error setting up the server: the {exc.name!r} package is not installed; "
+                    "install it or choose another --http, --ws or --interface."
+                )
+            )
         self.lifespan_class: type[Lifespan] = LifespanOff if self.lifespan == "off" else LifespanOn
         if isinstance(self.http, str) and ":" in self.http:
             self.http_protocol_class: type[asyncio.Protocol] | None = import_from_string(self.http)
