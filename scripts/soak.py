@@ -144,6 +144,10 @@ class Conn:
         except ConnectionResetError:
             self.eof = self.reset = True
             return False
+        return self._received(data)
+
+    def _received(self, data: bytes) -> bool:
+        """Keep what a recv returned; an empty one is the peer's EOF."""
         if not data:
             self.eof = True
             return False
@@ -161,11 +165,7 @@ class Conn:
         except ConnectionResetError:
             self.eof = self.reset = True
             return False
-        if not data:
-            self.eof = True
-            return False
-        self.buffer += data
-        return True
+        return self._received(data)
 
     async def _more(self, deadline: float, what: str) -> None:
         if self.read_delay:
