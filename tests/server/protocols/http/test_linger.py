@@ -53,3 +53,24 @@ def test_a_late_reader_gets_the_whole_response(http_backend: str, request_bytes:
     head, _, rest = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 "), head[:60]
     assert len(rest) >= BIG and rest[:BIG] == b"b" * BIG
+
+
+@pytest.mark.parametrize("http_backend", ["h11", "httptools"])
+def test_a_client_that_never_closes_holds_shutdown_only_for_the_linger(
+    http_backend: str,
+) -> None:
+    """A lingering connection closes itself after LINGER seconds even when its client
+    neither reads nor closes; a shutdown meanwhile waits for that, not for ever."""
+    from uvicorn.server.protocols.http.connection import LINGER
+
+    sock = None
+    with serve(app, http=http_backend, timeout_graceful_shutdown=30) as running:
+        sock = running.connect(timeout=10)
+        # a request that closes the connection, then a head that never ends
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HT")
+        time.sleep(0.2)
+        started = time.monotonic()
+    elapsed = time.monotonic() - started
+    assert sock is not None
+    sock.close()
+    assert elapsed < LINGER + 1.5, elapsed

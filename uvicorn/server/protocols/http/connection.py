@@ -405,6 +405,8 @@ class HTTPConnection(asyncio.Protocol):
         idle: the client is about to be answered. It gets that one request, with
         ``Connection: close``, within a short head deadline.
         """
+        if self.closed:
+            return  # closing already (lingering after its last response: see _close)
         if self.cycle is None:
             if self.served and not self.head_seen:
                 self._close(linger=False)
@@ -479,6 +481,7 @@ class HTTPConnection(asyncio.Protocol):
             self.read_paused = False
             transport.resume_reading()
         self.timer = self.loop.call_later(LINGER, transport.close)
+        self.timer_at = self.loop.time() + LINGER
 
     def _pause_reading(self) -> None:
         if not self.read_paused and not self.closed:
