@@ -116,23 +116,20 @@ class HttpToolsBackend:
             mode = self._mode
             if mode == _HEAD:
                 position = self._feed_head(data, position, size)
-            elif mode == _BODY:
-                take = min(self._body_left, size - position)
-                self._body_left -= take
-                end = position + take
-                # a view, not a copy: llhttp copies the body out once, into on_body
-                self._parse(memoryview(data)[position:end] if take != size else data, end, data)
-                position = end
             elif mode == _CHUNKED:
                 position = self._feed_chunked(data, position)
-            else:
+            else:  # a body of known length
                 take = min(self._body_left, size - position)
                 self._body_left -= take
                 end = position + take
-                self._sink.on_body(data[position:end] if take != size else data)
+                if mode == _BODY:
+                    # a view, not a copy: llhttp copies the body out once, into on_body
+                    self._parse(memoryview(data)[position:end] if take != size else data, end, data)
+                else:  # llhttp skipped it (a declined upgrade): delivered here
+                    self._sink.on_body(data[position:end] if take != size else data)
+                    if not self._body_left and not self._stopped:
+                        self._message_complete()
                 position = end
-                if not self._body_left and not self._stopped:
-                    self._message_complete()
 
     def _feed_head(self, data: bytes, position: int, size: int) -> int:
         """Feed llhttp the bytes up to and including the end of the next head (or
