@@ -181,9 +181,13 @@ def test_samples_folded_in_batches_are_never_lost_to_a_concurrent_scrape() -> No
     folds the rest. Hammer both at once: every sample is counted exactly once."""
     import threading
 
+    from uvicorn._types import RequestRecord
+    from uvicorn.middleware.metrics import MetricsHooks
     from uvicorn.observability.metrics import FOLD_EVERY, MetricsState
 
     state = MetricsState()
+    observe = MetricsHooks(state).observe
+    scope = {"method": "GET", "scheme": "http", "http_version": "1.1"}
     total = FOLD_EVERY * 5 + 17
     done = threading.Event()
     snapshots = 0
@@ -197,7 +201,7 @@ def test_samples_folded_in_batches_are_never_lost_to_a_concurrent_scrape() -> No
     scraper = threading.Thread(target=scrape)
     scraper.start()
     for index in range(total):
-        state.request_finished("GET", "http", 200 + index % 2, "1.1", 0.003, index % 7, 10)
+        observe(RequestRecord(scope, 200 + index % 2, index % 7, 10, 1.0, 1.003, []))
     done.set()
     scraper.join()
     durations = {

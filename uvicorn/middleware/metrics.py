@@ -24,7 +24,7 @@ class MetricsHooks:
         self._fold = state.fold
 
     def observe(self, record: RequestRecord) -> None:
-        """MetricsState.request_finished, inlined: a tuple queued per request."""
+        """Queue this request's sample; every FOLD_EVERY, fold the queue."""
         scope = record.scope
         pending = self._pending
         pending.append(

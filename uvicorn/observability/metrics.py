@@ -88,10 +88,10 @@ Sample = tuple[str, int, str, str, float, int, int]
 class MetricsState:
     """Everything one process counts.
 
-    The event-loop thread appends one :data:`Sample` per finished request to
-    ``pending`` (a deque: appends and pops are atomic, so a scrape from the
-    metrics thread never loses one) and folds them every :data:`FOLD_EVERY`;
-    a snapshot folds what is left first, under the same lock.
+    The request observer (middleware/metrics.py) appends one :data:`Sample` per
+    finished request to ``pending`` (a deque: appends and pops are atomic, so a
+    scrape from the metrics thread never loses one) and folds them every
+    :data:`FOLD_EVERY`; a snapshot folds what is left first, under the same lock.
 
     Gauges are not counted up and down per request (an aborted request would
     leak); ``live`` reads them off the server when a snapshot is taken: the
@@ -109,21 +109,6 @@ class MetricsState:
         self._fold_lock = threading.Lock()
 
     # hot path -----------------------------------------------------------------------
-
-    def request_finished(
-        self,
-        method: str,
-        scheme: str,
-        status: int,
-        version: str,
-        duration: float,
-        request_size: int,
-        response_size: int,
-    ) -> None:
-        pending = self.pending
-        pending.append((method, status, scheme, version, duration, request_size, response_size))
-        if len(pending) >= FOLD_EVERY:
-            self.fold()
 
     def fold(self) -> None:
         """Move the queued samples into the rows."""
