@@ -134,7 +134,7 @@ class AccessLog:
     def _json_line(self, record: RequestRecord) -> str:
         """The JSON record, byte for byte what JSONFormatter renders for the same
         request on the logging path (same key order, same escaping), written out
-        directly: a fifth of the cost."""
+        directly, without a LogRecord and a formatter per request."""
         scope = record.scope
         client = scope.get("client")
         method = scope["method"]
@@ -144,22 +144,8 @@ class AccessLog:
         query = scope["query_string"]
         if self.access_format is not None:
             message = self.access_format.render(record)
-        elif client:
-            message = '%s:%d - "%s %s HTTP/%s" %d' % (
-                client[0],
-                client[1],
-                method,
-                request_target(path, query),
-                version,
-                status,
-            )
         else:
-            message = '- - "%s %s HTTP/%s" %d' % (
-                method,
-                request_target(path, query),
-                version,
-                status,
-            )
+            message = _UVICORN_LINE % _uvicorn_args(record)
         user_agent = "null"
         for key, value in scope["headers"]:
             if key == b"user-agent":
