@@ -4,7 +4,10 @@ Method: the server under test is pinned to CPU 0 and wrk to CPU 1 (``taskset``),
 one worker, ``wrk -t1 -c64``. For every cell (workload x stack x access log) the
 two servers are measured alternately (A B A B ...) for ``--rounds`` rounds, each
 on a freshly started process, and the median of each is reported; the ratio is
-ours / reference from the same run, so machine noise hits both alike.
+ours / reference from the same run, so machine noise hits both alike. Rounds are the
+outer loop (every cell once, then every cell again). Besides wrk's figures each cell
+gives the server's CPU time per request (/proc), steadier on a VM whose host steals
+time.
 
 The ``ws-echo`` workload is WebSocket echo instead: wrk cannot speak WebSocket, so the load
 is ``bench/ws_load.py`` (raw sockets, pre-built frames) on CPU 1, and the figure that
@@ -28,6 +31,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ws_load import CLK_TCK, server_ticks  # bench/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ROOT / ".venv" / "bin" / "uvicorn"
@@ -82,6 +87,10 @@ class Result:
     mbps: float
     p50_ms: float
     p99_ms: float
+    # the server's CPU time (user + system, from /proc) per request over the measured
+    # window: unlike requests/s it does not move when the host steals time from the VM
+    cpu_us: float = float("nan")
+    requests: int = 0
 
 
 def _wait_port(port: int, timeout: float = 10.0) -> None:
@@ -157,10 +166,11 @@ def _wrk(workload: Workload, duration: float) -> Result:
     mbps = _mb(re.search(r"Transfer/sec:\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", output)
     if errors:
         print(f"    wrk reported: {errors.group(0)}", file=sys.stderr)
-    return Result(rps, mbps, p50, p99)
+    return Result(rps, mbps, p50, p99, requests=requests)
 
 
 def measure(
@@ -168,8 +178,13 @@ def measure(
 ) -> Result:
     process = _start(binary, workload.app, [*args, *workload.extra], log)
     try:
+        pid = _serving_pid(process.pid)
         _wrk(workload, 1.0)  # warm-up
-        return _wrk(workload, duration)
+        ticks = server_ticks(pid)
+        result = _wrk(workload, duration)
+        seconds = (server_ticks(pid) - ticks) / CLK_TCK
+        result.cpu_us = seconds / result.requests * 1e6 if result.requests else float("nan")
+        return result
     finally:
         _stop(process)
 
@@ -432,12 +447,25 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="comma-separated workload names (or 'rss', 'ws-echo')"
     )
+    parser.add_argument(
+        "--stacks", default="", help=f"comma-separated stacks (of {', '.join(STACKS)}); default all"
+    )
+    parser.add_argument(
+        "--modes",
+        default="",
+        help="plaintext access-log modes (of off, on, observability, no-limits); default all",
+    )
     parser.add_argument("--ws-text", action="store_true", help="ws-echo: text, not binary")
     parser.add_argument("--ws-window", type=int, default=8, help="ws-echo: messages in flight")
     options = parser.parse_args()
     if options.quick:
         options.rounds, options.duration = 1, 2.0
     only = {name for name in options.only.split(",") if name}
+    stacks = [name for name in options.stacks.split(",") if name] or list(STACKS)
+    modes = {name for name in options.modes.split(",") if name}
+    for name in stacks:
+        if name not in STACKS:
+            parser.error(f"--stacks: unknown stack {name!r}")
 
     # (workload, stack, log mode); log modes: "off", "on" (both servers' text access log),
     # "observability" (ours: JSON access log + metrics; the reference: its text access log),
@@ -447,32 +475,41 @@ def main() -> None:
     for workload in WORKLOADS:
         if only and workload.name not in only:
             continue
-        for stack in STACKS:
-            cells.append((workload, stack, "off"))
+        for stack in stacks:
+            kept = ["off"]
             if workload.name == "plaintext":
-                cells.append((workload, stack, "on"))
-                cells.append((workload, stack, "observability"))
-                cells.append((workload, stack, "no-limits"))
+                kept += ["on", "observability", "no-limits"]
+            cells.extend((workload, stack, mode) for mode in kept if not modes or mode in modes)
 
     log = Path(tempfile.gettempdir()) / "uvicorn-bench-server.log"
     log.write_bytes(b"")
-    rows = []
-    for workload, stack, mode in cells:
-        args = [*STACKS[stack], "--log-level", "info"]
-        args.append("--no-access-log" if mode in ("off", "no-limits") else "--access-log")
-        ours_args = list(args)
-        if mode == "observability":
-            ours_args += ["--log-format", "json", "--metrics-port", str(PORT + 1)]
-        elif mode == "no-limits":
-            ours_args += [*NO_LIMITS]
-        ours: list[Result] = []
-        reference: list[Result] = []
-        label = f"{workload.name} {stack} log={mode}"
-        for round_no in range(options.rounds):
+    # Rounds are the outer loop: every cell is measured once per round (reference, then
+    # ours) before any is measured again, so a machine that is slower for a minute
+    # slows every cell alike, and ratios between cells (ours with and without the
+    # access log) compare measurements taken minutes apart at most.
+    ours_runs: dict[int, list[Result]] = {index: [] for index in range(len(cells))}
+    reference_runs: dict[int, list[Result]] = {index: [] for index in range(len(cells))}
+    for round_no in range(options.rounds):
+        for index, (workload, stack, mode) in enumerate(cells):
+            args = [*STACKS[stack], "--log-level", "info"]
+            args.append("--no-access-log" if mode in ("off", "no-limits") else "--access-log")
+            ours_args = list(args)
+            if mode == "observability":
+                ours_args += ["--log-format", "json", "--metrics-port", str(PORT + 1)]
+            elif mode == "no-limits":
+                ours_args += [*NO_LIMITS]
+            label = f"{workload.name} {stack} log={mode}"
             print(f"  {label}: round {round_no + 1}/{options.rounds}", file=sys.stderr)
-            reference.append(measure(options.reference, workload, args, options.duration, log))
-            ours.append(measure(options.ours, workload, ours_args, options.duration, log))
-        rows.append((workload, stack, mode, _median(ours), _median(reference)))
+            reference_runs[index].append(
+                measure(options.reference, workload, args, options.duration, log)
+            )
+            ours_runs[index].append(
+                measure(options.ours, workload, ours_args, options.duration, log)
+            )
+    rows = [
+        (workload, stack, mode, _median(ours_runs[index]), _median(reference_runs[index]))
+        for index, (workload, stack, mode) in enumerate(cells)
+    ]
 
     if rows:
         print()
@@ -484,9 +521,9 @@ def main() -> None:
         print()
         print(
             "| workload | stack | access log | ours | uvicorn 0.54 | ratio "
-            "| p50 ours / ref (ms) | p99 ours / ref (ms) |"
+            "| p50 ours / ref (ms) | p99 ours / ref (ms) | server CPU/req ours / ref (us) |"
         )
-        print("|---|---|---|---:|---:|---:|---:|---:|")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         shown = {
             "off": "off",
             "on": "on",
@@ -494,6 +531,7 @@ def main() -> None:
             "no-limits": "off; ours: no limits or timers",
         }
         own_off: dict[str, float] = {}
+        own_off_cpu: dict[str, float] = {}
         notes = []
         for workload, stack, mode, ours_result, ref_result in rows:
             if workload.unit == "MB/s":
@@ -502,21 +540,25 @@ def main() -> None:
                 a, b = ours_result.rps, ref_result.rps
             if workload.name == "plaintext" and mode == "off":
                 own_off[stack] = a
+                own_off_cpu[stack] = ours_result.cpu_us
             if mode == "no-limits" and stack in own_off:
                 notes.append(
                     f"plaintext {stack}: ours with its default limits and timers runs at "
-                    f"{own_off[stack] / a:.2f}x its figure with all of them off"
+                    f"{own_off[stack] / a:.2f}x its figure with all of them off "
+                    f"(by server CPU per request: {ours_result.cpu_us / own_off_cpu[stack]:.2f}x)"
                 )
             elif workload.name == "plaintext" and mode != "off" and stack in own_off:
                 notes.append(
                     f"plaintext {stack}, log {shown[mode]}: {a / own_off[stack]:.2f}x "
-                    "our own figure with the log off"
+                    "our own figure with the log off (by server CPU per request: "
+                    f"{own_off_cpu[stack] / ours_result.cpu_us:.2f}x)"
                 )
             print(
                 f"| {workload.name} | {stack} | {shown[mode]} "
                 f"| {a:,.0f} {workload.unit} | {b:,.0f} {workload.unit} | {a / b:.2f}x "
                 f"| {ours_result.p50_ms:.2f} / {ref_result.p50_ms:.2f} "
-                f"| {ours_result.p99_ms:.2f} / {ref_result.p99_ms:.2f} |"
+                f"| {ours_result.p99_ms:.2f} / {ref_result.p99_ms:.2f} "
+                f"| {ours_result.cpu_us:.1f} / {ref_result.cpu_us:.1f} |"
             )
         if notes:
             print()
@@ -547,6 +589,7 @@ def _median(results: list[Result]) -> Result:
         statistics.median(r.mbps for r in results),
         statistics.median(r.p50_ms for r in results),
         statistics.median(r.p99_ms for r in results),
+        statistics.median(r.cpu_us for r in results),
     )
 
 

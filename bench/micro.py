@@ -1,10 +1,11 @@
 """Per-request CPU cost of the HTTP core alone, in memory (no sockets, no load generator).
 
-Feeds N keep-alive requests to one ``HTTPConnection`` over a null transport and
-reports microseconds per request. Deterministic enough to compare two versions of
-the request path on a noisy machine; ``bench/run`` remains the judge of speed.
+Feeds N keep-alive requests to ``HTTPConnection`` objects over null transports and
+reports the process's CPU time per request in microseconds (CPU time, not wall time:
+on a shared VM time stolen by the host then does not count). Steadier than wrk for
+comparing two versions of the request path; ``bench/run`` remains the judge of speed.
 
-    .venv/bin/python bench/micro.py [--http httptools|h11] [--loop uvloop|asyncio] [-n N]
+    .venv/bin/python bench/micro.py [--http httptools|h11] [--loop uvloop|asyncio] [-n N] [-c C]
 """
 
 from __future__ import annotations
@@ -47,18 +48,28 @@ class NullTransport(asyncio.Transport):
     def resume_reading(self) -> None: ...
 
 
-async def drive(config: Config, count: int) -> float:
+async def drive(config: Config, count: int, connections: int) -> float:
+    """``count`` requests over ``connections`` keep-alive connections, one request on
+    each per round, so one loop iteration finishes as many requests as a loaded server
+    with that many clients does (and batches its access-log lines alike)."""
     state = ServerState()
-    conn = HTTPConnection(config.context, state, {})
-    transport = NullTransport()
-    conn.connection_made(transport)
-    started = time.perf_counter()
-    for _ in range(count):
-        target = transport.responses + 1
-        conn.data_received(REQUEST)
-        while transport.responses < target:
-            await asyncio.sleep(0)
-    return (time.perf_counter() - started) / count * 1e6
+    pairs = []
+    for number in range(connections):
+        conn = HTTPConnection(config.context, state, {})
+        transport = NullTransport()
+        transport._extra["peername"] = ("127.0.0.1", 50000 + number)
+        conn.connection_made(transport)
+        pairs.append((conn, transport))
+    rounds = max(1, count // connections)
+    started = time.process_time()
+    for _ in range(rounds):
+        for conn, _transport in pairs:
+            conn.data_received(REQUEST)
+        for _conn, transport in pairs:
+            while transport.responses < 1:
+                await asyncio.sleep(0)
+            transport.responses = 0
+    return (time.process_time() - started) / (rounds * connections) * 1e6
 
 
 def main() -> None:
@@ -71,6 +82,9 @@ def main() -> None:
         "--metrics", action="store_true", help="compose the metrics observer (nothing served)"
     )
     parser.add_argument("-n", type=int, default=200_000)
+    parser.add_argument(
+        "-c", type=int, default=1, help="connections, each sent one request per round"
+    )
     options = parser.parse_args()
     config = Config(
         "bench.apps:plaintext",
@@ -90,8 +104,8 @@ def main() -> None:
     factory = config.get_loop_factory()
     loop = factory() if factory else asyncio.new_event_loop()
     try:
-        loop.run_until_complete(drive(config, 5000))  # warm-up
-        results = [loop.run_until_complete(drive(config, options.n)) for _ in range(3)]
+        loop.run_until_complete(drive(config, 5000, options.c))  # warm-up
+        results = [loop.run_until_complete(drive(config, options.n, options.c)) for _ in range(3)]
     finally:
         loop.close()
     print(f"{options.http}+{options.loop}: {min(results):.2f} us/request (best of 3)")

@@ -50,7 +50,8 @@ class RequestRecord:
     """One finished request, as observers (access log, metrics) see it.
 
     Built once per request by the HTTP core and only when an observer is
-    enabled; observers read the scope (after the scope layers ran) rather than
+    enabled, and handed to the observers at the end of the loop iteration in
+    which the request finished; observers read the scope (after the scope layers ran) rather than
     wrapping ``send``.
     """
 
@@ -88,5 +89,9 @@ class RequestRecord:
         return self.finished_at - self.started_at
 
 
-Observer = Callable[[RequestRecord], None]
+Observer = Callable[[list[RequestRecord]], None]
+"""Called once per event-loop iteration with the requests that finished in it: an
+observer works through a batch in one tight loop (one write for all its log lines,
+one lock for all its metric updates) instead of being called between the rest of
+every request's work."""
 ScopeLayer = Callable[[Scope], None]

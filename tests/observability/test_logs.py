@@ -153,34 +153,61 @@ def test_user_log_config_wins_over_json(tmp_path: Path) -> None:
     assert '"timestamp"' not in cli.output
 
 
-def test_fast_json_access_line_equals_the_structlog_rendering(pristine_logging: None) -> None:
+_SCOPE = {
+    "type": "http",
+    "method": "GET",
+    "path": "/",
+    "query_string": b"",
+    "http_version": "1.1",
+    "scheme": "http",
+    "client": ("127.0.0.1", 50000),
+    "headers": [(b"host", b"x"), (b"user-agent", b"curl/8.0")],
+}
+
+# (scope changes, status, request body, response body, duration in seconds)
+_FAST_JSON_CASES = [
+    ({}, 200, 0, 13, 0.0003123),
+    (
+        {
+            "path": '/\u00e4\n"x\\',
+            "query_string": b"q=\x01",
+            "scheme": "https",
+            "client": ("203.0.113.9", 5555),
+            "headers": [(b"host", b"x"), (b"user-agent", b"w\xffrk")],
+        },
+        404,
+        7,
+        13,
+        0.0012345,
+    ),
+    ({"path": "/a b/%41", "query_string": b"x=1&y=%20 z", "headers": []}, 201, 5, 0, 12.0),
+    ({"client": None, "http_version": "1.0", "method": "POST"}, 500, 65536, 21, 0.0),
+    ({"client": ('1.2.3.4"\x1b', 0), "scheme": "wss", "path": "/ws"}, 101, 3, 6, 1.5),
+    ({"client": ("::1", 8080), "method": "DELETE", "path": "/items/7"}, 204, 0, 0, 0.0009995),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_FAST_JSON_CASES)))
+def test_fast_json_access_line_equals_the_structlog_rendering(
+    pristine_logging: None, case: int
+) -> None:
     """The direct JSON writer and the logging path give the same bytes for the same request."""
     import io
     import logging
 
     from uvicorn._types import RequestRecord
-    from uvicorn.middleware.access_log import AccessLog
+    from uvicorn.middleware.access_log import _UVICORN_LINE, AccessLog, _uvicorn_args
     from uvicorn.observability.logging import LOGGING_CONFIG, configure_logging
 
     configure_logging(LOGGING_CONFIG, None, True, False, "json", False)
     logging.getLogger("uvicorn.access").handlers[0].stream = io.StringIO()  # type: ignore[attr-defined]
     observer = AccessLog(None)
     assert observer.json is not None  # the fast path is active with the default config
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": '/ä\n"x\\',
-        "query_string": b"q=\x01",
-        "http_version": "1.1",
-        "scheme": "https",
-        "client": ("203.0.113.9", 5555),
-        "headers": [(b"host", b"x"), (b"user-agent", b"w\xffrk")],
-    }
-    record = RequestRecord(scope, 404, 7, 13, 1.0, 1.0012345)
+    changes, status, request_size, response_size, duration = _FAST_JSON_CASES[case]
+    scope = {**_SCOPE, **changes}
+    record = RequestRecord(scope, status, request_size, response_size, 1.0, 1.0 + duration)
     line = observer._json_line(record)
     # what the logging path (JSONFormatter on the record uvicorn.access emits) writes
-    from uvicorn.middleware.access_log import _UVICORN_LINE, _uvicorn_args
-
     log_record = logging.makeLogRecord(
         {
             "name": "uvicorn.access",
@@ -195,5 +222,7 @@ def test_fast_json_access_line_equals_the_structlog_rendering(pristine_logging: 
     event["timestamp"] = json.loads(line)["timestamp"]  # the two were rendered moments apart
     assert line == observer.json.render(event) + "\n"
     parsed = json.loads(line)
-    assert parsed["url.path"] == '/ä\n"x\\' and parsed["http.response.status_code"] == 404
+    assert parsed["url.path"] == scope["path"]
+    assert parsed["http.response.status_code"] == status
+    assert parsed["duration_ms"] == pytest.approx(duration * 1000, abs=0.0006)
     assert line.count("\n") == 1

@@ -176,19 +176,21 @@ def test_open_websockets_are_counted() -> None:
         assert _value(text, "uvicorn_websocket_connections_active") == 0
 
 
-def test_samples_folded_in_batches_are_never_lost_to_a_concurrent_scrape() -> None:
-    """Requests are queued and folded every FOLD_EVERY; a scrape from the metrics thread
-    folds the rest. Hammer both at once: every sample is counted exactly once."""
+def test_batches_folded_while_scraping_are_counted_exactly_once() -> None:
+    """The loop thread folds each iteration's records while the metrics thread takes
+    snapshots: hammer both at once and every request is counted exactly once."""
     import threading
 
     from uvicorn._types import RequestRecord
-    from uvicorn.middleware.metrics import MetricsHooks
-    from uvicorn.observability.metrics import FOLD_EVERY, MetricsState
+    from uvicorn.observability.metrics import MetricsState
 
     state = MetricsState()
-    observe = MetricsHooks(state).observe
     scope = {"method": "GET", "scheme": "http", "http_version": "1.1"}
-    total = FOLD_EVERY * 5 + 17
+    total = 64 * 80 + 17
+    records = [
+        RequestRecord(scope, 200 + index % 2, index % 7, 10, 1.0, 1.003, [])
+        for index in range(total)
+    ]
     done = threading.Event()
     snapshots = 0
 
@@ -200,8 +202,8 @@ def test_samples_folded_in_batches_are_never_lost_to_a_concurrent_scrape() -> No
 
     scraper = threading.Thread(target=scrape)
     scraper.start()
-    for index in range(total):
-        observe(RequestRecord(scope, 200 + index % 2, index % 7, 10, 1.0, 1.003, []))
+    for start in range(0, total, 64):
+        state.fold(records[start : start + 64])
     done.set()
     scraper.join()
     durations = {
@@ -213,3 +215,62 @@ def test_samples_folded_in_batches_are_never_lost_to_a_concurrent_scrape() -> No
     assert snapshots > 0
     sizes = state.to_json()["request_sizes"]
     assert sum(entry[3] for entry in sizes) == sum(index % 7 for index in range(total))
+
+
+def test_buckets_match_bisect_at_every_boundary() -> None:
+    """The fold's one-comparison shortcuts for the first buckets agree with the
+    histogram definition (value <= bound) on and around every bound."""
+    from bisect import bisect_left
+
+    from uvicorn._types import RequestRecord
+    from uvicorn.observability.metrics import DURATION_BUCKETS, SIZE_BUCKETS, MetricsState
+
+    scope = {"method": "GET", "scheme": "http", "http_version": "1.1"}
+    durations = [0.0, *DURATION_BUCKETS, *(b * 1.000001 for b in DURATION_BUCKETS), 11.0]
+    sizes = [0, 1, *SIZE_BUCKETS, *(b + 1 for b in SIZE_BUCKETS)]
+    state = MetricsState()
+    records = []
+    for duration in durations:
+        records.append(RequestRecord(scope, 200, 0, 0, 1.0, 1.0 + duration, []))
+    for size in sizes:
+        records.append(RequestRecord(scope, 201, size, size, 1.0, 1.0, []))
+    state.fold(records)
+    data = {
+        name: {tuple(key)[1]: buckets for key, buckets, _, _ in state.to_json()[name]}
+        for name in ("durations", "request_sizes", "response_sizes")
+    }
+    expected = [0] * (len(DURATION_BUCKETS) + 1)
+    for duration in durations:
+        expected[bisect_left(DURATION_BUCKETS, (1.0 + duration) - 1.0)] += 1
+    assert data["durations"]["200"] == expected
+    expected = [0] * (len(SIZE_BUCKETS) + 1)
+    for size in sizes:
+        expected[bisect_left(SIZE_BUCKETS, size)] += 1
+    assert data["request_sizes"]["201"] == expected
+    assert data["response_sizes"]["201"] == expected
+
+
+def test_unknown_methods_share_one_row() -> None:
+    """h11 accepts any token as a method: a client sending thousands of made-up ones
+    must not grow the table, and they are exported as _OTHER."""
+    from uvicorn._types import RequestRecord
+    from uvicorn.observability.metrics import MetricsState
+
+    state = MetricsState()
+    records = [
+        RequestRecord(
+            {"method": f"M{index}", "scheme": "http", "http_version": "1.1"}, 405, 0, 0, 1.0, 1.0
+        )
+        for index in range(1000)
+    ]
+    state.fold(records)
+    state.fold(
+        [
+            RequestRecord(
+                {"method": "GET", "scheme": "http", "http_version": "1.1"}, 200, 0, 0, 1.0, 1.0
+            )
+        ]
+    )
+    assert len(state.rows) == 2
+    counts = {key[0]: count for key, _, count, _ in state.to_json()["durations"]}
+    assert counts == {"_OTHER": 1000, "GET": 1}

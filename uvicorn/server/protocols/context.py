@@ -9,6 +9,7 @@ server and its connections share.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from uvicorn.server.protocols.http.limits import Limits
 
 __all__ = ["ServerContext", "ServerState", "WebSocketFactory", "WebSocketSettings"]
+
+logger = logging.getLogger("uvicorn.error")
 
 
 class WebSocketSettings:
@@ -57,6 +60,7 @@ class ServerContext:
         "app",
         "asgi_info",
         "backend_factory",
+        "finished",
         "limits",
         "log_trace",
         "observers",
@@ -93,6 +97,7 @@ class ServerContext:
         self.prepare_scope = prepare_scope
         self.admission = admission
         self.observers = observers
+        self.finished: list[RequestRecord] = []  # this loop iteration's, for the observers
         self.on_rejected = on_rejected  # metrics: why a request was refused
         self.reset_contextvars = reset_contextvars
         self.log_trace = log_trace
@@ -100,17 +105,36 @@ class ServerContext:
         self.ws = ws
 
     def observe(self, cycle: RequestCycle, finished_at: float) -> None:
-        record = RequestRecord(
-            cycle.scope,
-            cycle.status,
-            cycle.body_size,
-            cycle.response_bytes,
-            cycle.started_at,
-            finished_at,
-            cycle.response_headers,
+        self.report(
+            RequestRecord(
+                cycle.scope,
+                cycle.status,
+                cycle.body_size,
+                cycle.response_bytes,
+                cycle.started_at,
+                finished_at,
+                cycle.response_headers,
+            )
         )
+
+    def report(self, record: RequestRecord) -> None:
+        """Queue a finished request (HTTP or WebSocket); the observers get the batch
+        at the end of this loop iteration."""
+        finished = self.finished
+        finished.append(record)
+        if len(finished) == 1:
+            asyncio.get_running_loop().call_soon(self.notify_observers)
+
+    def notify_observers(self) -> None:
+        records = self.finished
+        if not records:
+            return
+        self.finished = []
         for observer in self.observers:
-            observer(record)
+            try:
+                observer(records)
+            except Exception:  # one broken observer must not silence the others
+                logger.exception("Request observer %r failed", observer)
 
 
 class ServerState:

@@ -274,7 +274,7 @@ def test_observers_see_one_record_per_connection(backend: str) -> None:
 
         conn, transport, state = open_ws(app, backend)
         records: list[Any] = []
-        conn.ctx.observers = (records.append,)
+        conn.ctx.observers = (records.extend,)
         await settle()
         client = peer()
         client.send_text(b"abc")

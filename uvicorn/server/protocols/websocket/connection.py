@@ -800,21 +800,21 @@ class WebSocketConnection(asyncio.Protocol):
             return
         self.finished = True
         self.state.total_requests += 1
-        observers = self.ctx.observers
-        if observers:
+        ctx = self.ctx
+        if ctx.observers:
             scope = dict(self.scope)
             scope["method"] = self.head.method  # observers print the upgrade request's line
-            record = RequestRecord(
-                scope,
-                self.status,
-                self.received,
-                self.sent,
-                self.started_at,
-                perf_counter(),
-                self.response_headers,
+            ctx.report(
+                RequestRecord(
+                    scope,
+                    self.status,
+                    self.received,
+                    self.sent,
+                    self.started_at,
+                    perf_counter(),
+                    self.response_headers,
+                )
             )
-            for observer in observers:
-                observer(record)
 
 
 _CONNECTION_MESSAGES = frozenset(
