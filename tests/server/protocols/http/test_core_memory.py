@@ -421,3 +421,48 @@ def test_no_100_continue_when_the_body_is_already_here(backend: str) -> None:
 
     output = asyncio.run(main())
     assert output.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_observers_get_each_iteration_once_and_survive_a_broken_one(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Requests of several connections that finish in one loop iteration reach every
+    observer as one batch, after their responses were written; an observer that
+    raises is logged and the others still see every request."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    batches: list[list[Any]] = []
+
+    def broken(records: list[Any]) -> None:
+        raise RuntimeError("observer bug")
+
+    async def main() -> None:
+        first, transport = connect(app, backend, observers=(broken, batches.append))
+        pairs = [(first, transport)]
+        for _ in range(2):  # more connections of the same server
+            conn = HTTPConnection(first.ctx, first.state, {}, asyncio.get_running_loop())
+            other = MemoryTransport()
+            other.protocol = conn
+            conn.connection_made(other)
+            pairs.append((conn, other))
+        for number, (conn, _) in enumerate(pairs):
+            conn.data_received(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % number)
+        await run_until(lambda: sum(len(batch) for batch in batches) == 3)
+        for _, written in pairs:
+            assert len(parse(bytes(written.output), ["GET"])) == 1
+        first.data_received(b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        await run_until(lambda: sum(len(batch) for batch in batches) == 4)
+        for _, written in pairs:
+            written.close()
+
+    with caplog.at_level("ERROR", logger="uvicorn.error"):
+        asyncio.run(main())
+    paths = [sorted(record.scope["path"] for record in batch) for batch in batches]
+    assert paths == [["/0", "/1", "/2"], ["/3"]]
+    assert all(record.status == 200 for batch in batches for record in batch)
+    failures = [r for r in caplog.records if "Request observer" in r.getMessage()]
+    assert len(failures) == 2 and failures[0].exc_info is not None

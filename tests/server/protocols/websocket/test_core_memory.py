@@ -255,6 +255,7 @@ def test_send_waits_for_drain(backend: str) -> None:
         assert sent == []  # the first message is written, its send waits for drain
         conn.resume_writing()
         await run_until(lambda: len(sent) == 3)
+        await settle()  # message frames leave together at the end of the loop iteration
         client = peer()
         client.receive_data(transport.take().split(b"\r\n\r\n", 1)[1])
         assert [frame.data for frame in client.events_received()] == [b"0", b"1", b"2"]
@@ -322,3 +323,50 @@ def test_close_frames_the_library_refuses_are_checked_by_the_core() -> None:
         return errors
 
     assert len(asyncio.run(main())) == 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_messages_sent_in_one_iteration_leave_in_one_write(backend: str) -> None:
+    """Message frames an app sends before it yields go out in one write, at the end
+    of the loop iteration; a big message goes at once; the close frame comes after
+    the messages queued before it."""
+    from uvicorn.server.protocols.websocket.connection import FLUSH_AT
+
+    async def main() -> None:
+        big = b"x" * FLUSH_AT
+        written_before_yield: list[int] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            await receive()
+            for index in range(3):
+                await send({"type": "websocket.send", "text": str(index)})
+            written_before_yield.append(len(transport.writes))
+            await send({"type": "websocket.send", "bytes": big})
+            written_before_yield.append(len(transport.writes))
+            await send({"type": "websocket.send", "text": "last"})
+            await send({"type": "websocket.close", "code": 1000})
+
+        conn, transport, _ = open_ws(app, backend)
+        await settle()
+        handshake_writes = len(transport.writes)
+        client = peer()
+        client.send_text(b"go")
+        conn.data_received(out(client))
+        await run_until(
+            lambda: transport.eof_written or len(transport.writes) > handshake_writes + 2
+        )
+        await settle()
+        # nothing written while the app ran without yielding, until the big message
+        assert written_before_yield == [handshake_writes, handshake_writes + 1]
+        first, second, third = transport.writes[handshake_writes : handshake_writes + 3]
+        client.receive_data(first)
+        assert [f.data for f in client.events_received()] == [b"0", b"1", b"2", big]
+        client.receive_data(second)
+        assert [f.data for f in client.events_received()] == [b"last"]
+        client.receive_data(third)
+        (close,) = client.events_received()
+        assert close.opcode.name == "CLOSE"
+
+    asyncio.run(main())

@@ -15,6 +15,9 @@ both frame backends, and holds everything that is not frame parsing once:
 * flow control both ways: reading pauses while ``--ws-max-queue`` messages wait
   for the app and resumes at a quarter of it; ``send`` waits for ``drain``
   while the client reads slowly;
+* message frames the app sends in one loop iteration leave in one write (one
+  system call instead of one per message), at the end of the iteration or as
+  soon as :data:`FLUSH_AT` bytes wait; every other write goes out after them;
 * keepalive: a ping every ``--ws-ping-interval`` seconds; no pong within
   ``--ws-ping-timeout`` fails the connection with 1011 (not while reading is
   paused because the app is behind: a slow app is not its client's fault);
@@ -72,6 +75,7 @@ logger = logging.getLogger("uvicorn.error")
 
 CLOSE_TIMEOUT = 10.0  # seconds the peer has to finish a closing handshake
 HANDSHAKE_BUFFER = 65536  # bytes read ahead of the app's accept before reading pauses
+FLUSH_AT = 65536  # queued message bytes that are written at once, not at the iteration's end
 _DEFAULT_SETTINGS = WebSocketSettings()
 
 
@@ -159,6 +163,8 @@ class WebSocketConnection(asyncio.Protocol):
         "low_water",
         "max_queue",
         "max_size",
+        "out",
+        "out_size",
         "part_size",
         "parts",
         "peer_done",
@@ -230,6 +236,8 @@ class WebSocketConnection(asyncio.Protocol):
         self.peer_done = False  # the backend saw the peer's close frame or a failure
         self.ending = False  # the TCP connection is being ended; nothing more is written
         self.lost = False
+        self.out: list[bytes] = []  # message frames sent in this loop iteration
+        self.out_size = 0
         self.finished = False
         self.read_paused = False
         self.flow = WriteFlow(self.loop)
@@ -292,7 +300,7 @@ class WebSocketConnection(asyncio.Protocol):
             assert backend is not None
             out = backend.feed(data)
             if out:
-                self.transport.write(out)
+                self._write(out)
             if self.fail_with is not None:
                 code, reason = self.fail_with
                 self.fail_with = None
@@ -445,13 +453,13 @@ class WebSocketConnection(asyncio.Protocol):
                     if not isinstance(text, str):
                         raise TypeError(f"'text' must be a string, got {type(text).__name__}.")
                     self.sent += _utf8_size(text)
-                    self.transport.write(backend.text(text))
+                    self._send_frame(backend.text(text))
                 else:
                     data = message.get("bytes")
                     if not isinstance(data, (bytes, bytearray, memoryview)):
                         raise TypeError("websocket.send needs 'text' or 'bytes'.")
                     self.sent += len(data)
-                    self.transport.write(backend.binary(bytes(data)))
+                    self._send_frame(backend.binary(bytes(data)))
                 if self.flow.paused:
                     await self._drain()
                 return
@@ -639,6 +647,8 @@ class WebSocketConnection(asyncio.Protocol):
         sees the end (a full close with unread input would reset the connection)."""
         if self.ending:
             return
+        if self.out:
+            self._flush()
         self.ending = True
         if self.lost:
             return
@@ -685,7 +695,30 @@ class WebSocketConnection(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
+    def _send_frame(self, frame: bytes) -> None:
+        """Queue a message frame for this iteration's write."""
+        out = self.out
+        out.append(frame)
+        self.out_size += len(frame)
+        if self.out_size >= FLUSH_AT:  # big messages go now, and flow control sees them
+            self._flush()
+        elif len(out) == 1:
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        out = self.out
+        if not out:
+            return
+        data = b"".join(out)
+        out.clear()
+        self.out_size = 0
+        if not self.ending and not self.lost:
+            self.transport.write(data)
+
     def _write(self, data: bytes) -> None:
+        """Any frame or bytes but a message: written after the queued messages."""
+        if self.out:
+            self._flush()
         if data and not self.ending and not self.lost:
             self.transport.write(data)
 

@@ -1,11 +1,13 @@
-"""Frames through wsproto's low-level ``Connection``.
+"""Frames through wsproto's frame layer, ``wsproto.frame_protocol.FrameProtocol``.
 
-The opening handshake was answered by the core, so wsproto's post-handshake
-``Connection`` is used directly. wsproto validates UTF-8 as it goes (and so
-fails fast), but leaves the replies to the layer above: pongs for pings and
-the close frame echoing the peer's are sent from here. A frame wsproto cannot
-parse comes out as a ``CloseConnection`` event while the state is unchanged;
-that is a failure, answered with a close frame carrying wsproto's code.
+The opening handshake was answered by the core, so neither wsproto's handshake
+nor its ``Connection`` (which turns every frame into an event object and keeps a
+connection state the core keeps already) is in the way: frames come straight
+from ``FrameProtocol``, which parses, unmasks, reassembles, validates UTF-8 as it
+goes (and so fails fast) and checks close codes. It leaves the replies to the
+layer above: pongs for pings and the close frame echoing the peer's are sent
+from here. A frame it refuses raises ``ParseFailed`` with the close code to use;
+that is a failure, answered with a close frame carrying that code.
 
 wsproto has no limit on message size; the core enforces ``--ws-max-size`` on
 the pieces this backend delivers, which wsproto hands over as they arrive.
@@ -21,10 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.extensions import PerMessageDeflate
-from wsproto.utilities import LocalProtocolError
+from wsproto.frame_protocol import FrameProtocol, Opcode, ParseFailed
 
 from uvicorn.server.protocols.websocket.frames import BINARY, TEXT, plain_frame
 
@@ -33,9 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = ["WSProtoBackend", "negotiate"]
 
-_OPEN = ConnectionState.OPEN
-_REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
-_CLOSED = ConnectionState.CLOSED
+_TEXT, _BINARY, _PING, _PONG, _CLOSE = (
+    Opcode.TEXT,
+    Opcode.BINARY,
+    Opcode.PING,
+    Opcode.PONG,
+    Opcode.CLOSE,
+)
 _BITS = {str(bits): bits for bits in range(8, 16)}  # "1*DIGIT", no leading zero (§7.1.2)
 
 
@@ -92,7 +96,7 @@ def negotiate(offer: str) -> tuple[bytes | None, PerMessageDeflate | None]:
 
 
 class WSProtoBackend:
-    __slots__ = ("_conn", "_done", "_plain", "_sink", "extensions")
+    __slots__ = ("_close_sent", "_done", "_plain", "_proto", "_sink", "extensions")
 
     def __init__(self, sink: FrameSink, max_size: int | None, offer: str | None) -> None:
         self._sink = sink
@@ -100,70 +104,64 @@ class WSProtoBackend:
         extension = None
         if offer is not None:
             self.extensions, extension = negotiate(offer)
-        self._conn = Connection(
-            ConnectionType.SERVER, extensions=[extension] if extension is not None else None
-        )
+        self._proto = FrameProtocol(False, [extension] if extension is not None else [])
         self._plain = extension is None  # outgoing frames need no extension
+        self._close_sent = False
         self._done = False
 
     def feed(self, data: bytes) -> bytes:
         if self._done:
             return b""
-        conn = self._conn
-        conn.receive_data(data)
+        proto = self._proto
+        proto.receive_bytes(data)
         sink = self._sink
         out: list[bytes] = []
-        for event in conn.events():
-            kind = type(event)
-            if kind is TextMessage:
-                sink.on_data(event.data, event.message_finished)  # type: ignore[attr-defined]
-            elif kind is BytesMessage:
-                chunk = event.data  # type: ignore[attr-defined]
-                sink.on_data(
-                    chunk if type(chunk) is bytes else bytes(chunk),
-                    event.message_finished,  # type: ignore[attr-defined]
-                )
-            elif kind is Ping:
-                if conn.state is _OPEN:
-                    out.append(conn.send(event.response()))  # type: ignore[attr-defined]
-            elif kind is Pong:
-                sink.on_pong(bytes(event.payload))  # type: ignore[attr-defined]
-            elif kind is CloseConnection:
-                assert isinstance(event, CloseConnection)
-                self._done = True
-                code, reason = int(event.code), event.reason or ""
-                state = conn.state
-                if state is _REMOTE_CLOSING:
-                    out.append(conn.send(event.response()))
-                    sink.on_close(code, reason)
-                elif state is _CLOSED:  # the answer to the core's close frame
-                    sink.on_close(code, reason)
-                else:  # a parse failure, reported as a close event
-                    if state is _OPEN:
-                        out.append(conn.send(CloseConnection(code=code, reason=reason)))
-                    sink.on_fail(code, reason)
-                break
+        try:
+            for frame in proto.received_frames():
+                opcode = frame.opcode
+                # a continuation frame comes out with its message's opcode (TEXT:
+                # str, already validated UTF-8; BINARY: bytes)
+                if opcode is _BINARY or opcode is _TEXT:
+                    sink.on_data(frame.payload, frame.message_finished)
+                elif opcode is _PING:
+                    if not self._close_sent:
+                        out.append(proto.pong(frame.payload))
+                elif opcode is _PONG:
+                    sink.on_pong(bytes(frame.payload))
+                elif opcode is _CLOSE:
+                    self._done = True
+                    code, reason = frame.payload  # validated: code, str
+                    if not self._close_sent:  # echo the peer's close frame
+                        self._close_sent = True
+                        out.append(proto.close(code, reason))
+                    sink.on_close(int(code), reason or "")
+                    break
+        except ParseFailed as exc:  # wsproto names the close code for what it refused
+            self._done = True
+            code = int(exc.code)
+            if not self._close_sent:
+                self._close_sent = True
+                out.append(proto.close(code, str(exc)))
+            sink.on_fail(code, str(exc))
         return b"".join(out)
 
     def text(self, data: str) -> bytes:
         if self._plain:
             return plain_frame(TEXT, data.encode())
-        return self._conn.send(TextMessage(data=data))
+        return bytes(self._proto.send_data(data))
 
     def binary(self, data: bytes) -> bytes:
         if self._plain:
             return plain_frame(BINARY, data)
-        return self._conn.send(BytesMessage(data=data))
+        return bytes(self._proto.send_data(data))
 
     def ping(self, payload: bytes) -> bytes:
-        if self._conn.state is not _OPEN:
+        if self._close_sent or self._done:
             return b""
-        return self._conn.send(Ping(payload=payload))
+        return bytes(self._proto.ping(payload))
 
     def close(self, code: int, reason: str) -> bytes:
-        if self._conn.state is not _OPEN:
+        if self._close_sent or self._done:
             return b""
-        try:
-            return self._conn.send(CloseConnection(code=code, reason=reason))
-        except LocalProtocolError:
-            return b""
+        self._close_sent = True
+        return bytes(self._proto.close(code, reason))
