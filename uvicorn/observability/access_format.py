@@ -22,11 +22,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ACCESS_LOG_FORMAT",
+    "FRACTIONS",
+    "NUMBERS",
     "CompiledFormat",
     "compile_access_format",
     "duration_ms",
     "escape",
     "json_fields",
+    "plain_path",
     "request_target",
 ]
 
@@ -35,7 +38,7 @@ _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?%"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Strings quote() would return unchanged: the common path and query skip it.
-_plain_path = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*").fullmatch
+plain_path = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*").fullmatch
 _plain_query = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~?%-]*").fullmatch
 _ATOM = re.compile(r"%\((\{[^}]*\}[io]|[a-zA-Z]+)\)s")
 
@@ -49,7 +52,7 @@ def escape(text: str) -> str:
 
 def request_target(path: str, query_string: bytes) -> str:
     """The path as it goes into a log line: percent-encoded, so no control character survives."""
-    target = path if _plain_path(path) else quote(path, safe=_SAFE_PATH)
+    target = path if plain_path(path) else quote(path, safe=_SAFE_PATH)
     if query_string:
         query = query_string.decode("latin-1")
         return target + "?" + (query if _plain_query(query) else quote(query, safe=_SAFE_QUERY))
@@ -59,13 +62,15 @@ def request_target(path: str, query_string: bytes) -> str:
 # ".0", ".001" ... ".999" without trailing zeros: the digits repr() gives a duration
 # rounded to the microsecond, looked up instead of computed (repr(round(x, 3)) costs
 # a microsecond on its own)
-_FRACTIONS = tuple(f".{n:03d}".rstrip("0") if n else ".0" for n in range(1000))
+FRACTIONS = tuple(f".{n:03d}".rstrip("0") if n else ".0" for n in range(1000))
+# "0" ... "999": status codes and whole milliseconds, looked up rather than formatted
+NUMBERS = tuple(str(n) for n in range(1000))
 
 
 def duration_ms(seconds: float) -> str:
     """Milliseconds with microsecond precision, as a JSON number: ``"0.399"``, ``"12.0"``."""
     microseconds = int(seconds * 1_000_000 + 0.5)  # never negative: a monotonic clock
-    return str(microseconds // 1000) + _FRACTIONS[microseconds % 1000]
+    return str(microseconds // 1000) + FRACTIONS[microseconds % 1000]
 
 
 def _header(headers: Any, name: bytes) -> str:

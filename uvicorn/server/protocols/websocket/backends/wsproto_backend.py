@@ -115,22 +115,24 @@ class WSProtoBackend:
         proto = self._proto
         proto.receive_bytes(data)
         sink = self._sink
-        out: list[bytes] = []
+        out: list[bytes | bytearray] = []
         try:
             for frame in proto.received_frames():
                 opcode = frame.opcode
                 # a continuation frame comes out with its message's opcode (TEXT:
                 # str, already validated UTF-8; BINARY: bytes)
                 if opcode is _BINARY or opcode is _TEXT:
-                    sink.on_data(frame.payload, frame.message_finished)
+                    sink.on_data(frame.payload, frame.message_finished)  # type: ignore[arg-type]
                 elif opcode is _PING:
                     if not self._close_sent:
-                        out.append(proto.pong(frame.payload))
+                        out.append(proto.pong(frame.payload))  # type: ignore[arg-type]
                 elif opcode is _PONG:
-                    sink.on_pong(bytes(frame.payload))
+                    sink.on_pong(bytes(frame.payload))  # type: ignore[arg-type]
                 elif opcode is _CLOSE:
                     self._done = True
-                    code, reason = frame.payload  # validated: code, str
+                    payload = frame.payload
+                    assert isinstance(payload, tuple)  # (code, reason), validated
+                    code, reason = payload
                     if not self._close_sent:  # echo the peer's close frame
                         self._close_sent = True
                         out.append(proto.close(code, reason))
