@@ -64,11 +64,13 @@ _REQUEST_LABELS = (
 _ACTIVE_LABELS = ("http_request_method", "url_scheme")
 
 
-# One row of counters per (method, status, scheme, version): the request count,
-# the three sums, then the bucket counts (non-cumulative, one per bound plus +Inf)
-# of the duration, request size and response size histograms, in one flat list
-# so a request updates it with a few index operations.
-_COUNT, _DURATION_SUM, _REQUEST_SUM, _RESPONSE_SUM = range(4)
+# One row of counters per (method, status, scheme, version), in one flat list so a
+# request updates it with a few index operations: the count of quick bodiless
+# requests (under the first duration bound, no request body: most GETs), whose
+# duration and request-size buckets are implied and added in at snapshot time;
+# the three sums; then the bucket counts (non-cumulative, one per bound plus
+# +Inf) of the duration, request size and response size histograms.
+_QUICK, _DURATION_SUM, _REQUEST_SUM, _RESPONSE_SUM = range(4)
 _DURATION_AT = 4
 _REQUEST_AT = _DURATION_AT + len(DURATION_BUCKETS) + 1
 _RESPONSE_AT = _REQUEST_AT + len(SIZE_BUCKETS) + 1
@@ -105,9 +107,9 @@ class MetricsState:
         """Add a loop iteration's finished requests to the rows.
 
         One batch folded in one tight loop costs far less than each request folded
-        between the rest of its work. Most requests land in the first bucket of
-        each histogram (under 5 ms, no request body, a response body of at most 100
-        bytes): one comparison finds it before bisect is called.
+        between the rest of its work. Most requests are quick and bodiless (see
+        _QUICK): one counter stands for their duration and request-size buckets;
+        a small response body (at most 100 bytes) is found with one comparison.
         """
         first_duration = DURATION_BUCKETS[0]
         rows = self.rows
@@ -121,17 +123,13 @@ class MetricsState:
                 duration = record.finished_at - record.started_at
                 request_size = record.request_body_size
                 response_size = record.response_body_size
-                row[0] += 1  # _COUNT
                 row[1] += duration  # _DURATION_SUM
                 row[2] += request_size  # _REQUEST_SUM
                 row[3] += response_size  # _RESPONSE_SUM
-                if duration <= first_duration:
-                    row[_DURATION_AT] += 1
+                if duration <= first_duration and request_size <= 0:
+                    row[0] += 1  # _QUICK
                 else:
                     row[_DURATION_AT + bisect_left(DURATION_BUCKETS, duration)] += 1
-                if request_size <= 0:
-                    row[_REQUEST_AT] += 1
-                else:
                     row[_REQUEST_AT + bisect_left(SIZE_BUCKETS, request_size)] += 1
                 if response_size <= 100:
                     row[_RESPONSE_AT + (response_size > 0)] += 1
@@ -162,6 +160,10 @@ class MetricsState:
         with self._fold_lock:
             rows = [(key, list(row)) for key, row in self.rows.items()]
         for (method, status, scheme, version), row in rows:
+            quick = row[_QUICK]
+            row[_DURATION_AT] += quick  # under the first bound
+            row[_REQUEST_AT] += quick  # no body: the 0 bucket
+            count = sum(row[_DURATION_AT:_REQUEST_AT])
             key = (method, str(status), scheme, version)  # methods: see _new_row
             for table, start, end, total in (
                 (durations, _DURATION_AT, _REQUEST_AT, _DURATION_SUM),
@@ -170,7 +172,7 @@ class MetricsState:
             ):
                 entry = table.setdefault(key, [list(key), [0] * (end - start), 0, 0])
                 entry[1] = [a + b for a, b in zip(entry[1], row[start:end], strict=True)]
-                entry[2] += row[_COUNT]
+                entry[2] += count
                 entry[3] += row[total]
 
         active: dict[tuple[str, str], int] = {}
