@@ -487,10 +487,11 @@ def main() -> None:
     # ours) before any is measured again, so a machine that is slower for a minute
     # slows every cell alike, and ratios between cells (ours with and without the
     # access log) compare measurements taken minutes apart at most.
-    ours_runs: dict[int, list[Result]] = {index: [] for index in range(len(cells))}
-    reference_runs: dict[int, list[Result]] = {index: [] for index in range(len(cells))}
+    keys = [(workload.name, stack, mode) for workload, stack, mode in cells]
+    ours_runs: dict[tuple[str, str, str], list[Result]] = {key: [] for key in keys}
+    reference_runs: dict[tuple[str, str, str], list[Result]] = {key: [] for key in keys}
     for round_no in range(options.rounds):
-        for index, (workload, stack, mode) in enumerate(cells):
+        for key, (workload, stack, mode) in zip(keys, cells, strict=True):
             args = [*STACKS[stack], "--log-level", "info"]
             args.append("--no-access-log" if mode in ("off", "no-limits") else "--access-log")
             ours_args = list(args)
@@ -500,15 +501,13 @@ def main() -> None:
                 ours_args += [*NO_LIMITS]
             label = f"{workload.name} {stack} log={mode}"
             print(f"  {label}: round {round_no + 1}/{options.rounds}", file=sys.stderr)
-            reference_runs[index].append(
+            reference_runs[key].append(
                 measure(options.reference, workload, args, options.duration, log)
             )
-            ours_runs[index].append(
-                measure(options.ours, workload, ours_args, options.duration, log)
-            )
+            ours_runs[key].append(measure(options.ours, workload, ours_args, options.duration, log))
     rows = [
-        (workload, stack, mode, _median(ours_runs[index]), _median(reference_runs[index]))
-        for index, (workload, stack, mode) in enumerate(cells)
+        (workload, stack, mode, _median(ours_runs[key]), _median(reference_runs[key]))
+        for key, (workload, stack, mode) in zip(keys, cells, strict=True)
     ]
 
     if rows:
@@ -532,7 +531,6 @@ def main() -> None:
         }
         own_off: dict[str, float] = {}
         own_off_cpu: dict[str, float] = {}
-        runs = {(w.name, st, md): ours_runs[index] for index, (w, st, md) in enumerate(cells)}
         notes = []
         for workload, stack, mode, ours_result, ref_result in rows:
             if workload.unit == "MB/s":
@@ -551,8 +549,8 @@ def main() -> None:
             elif workload.name == "plaintext" and mode != "off" and stack in own_off:
                 # also the median of the ratios within each round: the two cells ran
                 # minutes apart at most, so a slower hour on the host cancels out
-                off_runs = runs[(workload.name, stack, "off")]
-                pairs = list(zip(off_runs, runs[(workload.name, stack, mode)], strict=True))
+                off_runs = ours_runs[(workload.name, stack, "off")]
+                pairs = list(zip(off_runs, ours_runs[(workload.name, stack, mode)], strict=True))
                 paired = statistics.median(on.rps / off.rps for off, on in pairs)
                 paired_cpu = statistics.median(off.cpu_us / on.cpu_us for off, on in pairs)
                 notes.append(

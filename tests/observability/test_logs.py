@@ -206,7 +206,7 @@ def test_fast_json_access_line_equals_the_structlog_rendering(
     changes, status, request_size, response_size, duration = _FAST_JSON_CASES[case]
     scope = {**_SCOPE, **changes}
     record = RequestRecord(scope, status, request_size, response_size, 1.0, 1.0 + duration)
-    line = observer._json_line(record)
+    (line,) = observer._json_lines([record])
     # what the logging path (JSONFormatter on the record uvicorn.access emits) writes
     log_record = logging.makeLogRecord(
         {

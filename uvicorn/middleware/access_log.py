@@ -117,13 +117,10 @@ class AccessLog:
             return
         self.logger.info(_UVICORN_LINE, *_uvicorn_args(record), extra={"request_record": record})
 
-    def _client(self, client: tuple[str, int] | None) -> tuple[str, str, str]:
+    def _new_client(self, client: tuple[str, int] | None) -> tuple[str, str, str]:
         """``host:port`` as text and JSON-escaped (without quotes), and the two JSON
-        client fields; made once per client address, which all the requests of a
-        keep-alive connection share."""
-        known = self.clients.get(client)
-        if known is not None:
-            return known
+        client fields, for ``self.clients``: made once per client address, which all
+        the requests of a keep-alive connection share."""
         if len(self.clients) >= 4096:
             self.clients.clear()
         if client:
@@ -145,10 +142,12 @@ class AccessLog:
             return [f"{prefix}{render(record)}\n" for record in records]
         status_texts = self.status_texts
         bold, plain = ("\x1b[1m", "\x1b[0m") if self.use_colors else ("", "")
+        clients = self.clients
         lines = []
         for record in records:
             scope = record.scope
-            client_addr = self._client(scope.get("client"))[0]
+            client = scope.get("client")
+            client_addr = (clients.get(client) or self._new_client(client))[0]
             target = request_target(scope["path"], scope["query_string"])
             status = record.status
             status_text = status_texts.get(status) or f"{status} "
@@ -181,9 +180,7 @@ class AccessLog:
         for record in records:
             scope = record.scope
             client = scope.get("client")
-            known = clients.get(client)
-            if known is None:
-                known = self._client(client)
+            known = clients.get(client) or self._new_client(client)
             method = scope["method"]
             version = scope["http_version"]
             status = record.status
@@ -222,9 +219,6 @@ class AccessLog:
                 f'"duration_ms":{whole}{FRACTIONS[microseconds % 1000]}{tail}'
             )
         return lines
-
-    def _json_line(self, record: RequestRecord) -> str:
-        return self._json_lines([record])[0]
 
     def _write(self, text: str) -> None:
         """One write and flush for a batch of lines, under the handler's lock (the

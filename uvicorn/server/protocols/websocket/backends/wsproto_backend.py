@@ -158,12 +158,12 @@ class WSProtoBackend:
         return bytes(self._proto.send_data(data))
 
     def ping(self, payload: bytes) -> bytes:
-        if self._close_sent or self._done:
+        if self._close_sent:  # also after the peer's close: feed() answered it
             return b""
         return bytes(self._proto.ping(payload))
 
     def close(self, code: int, reason: str) -> bytes:
-        if self._close_sent or self._done:
+        if self._close_sent:
             return b""
         self._close_sent = True
         return bytes(self._proto.close(code, reason))
