@@ -84,10 +84,12 @@ class TrustedHosts:
 class ProxyHeaders:
     """Scope layer: rewrite ``client`` and ``scheme`` when a trusted proxy speaks."""
 
-    __slots__ = ("trusted",)
+    __slots__ = ("known", "trusted")
 
     def __init__(self, trusted: TrustedHosts) -> None:
         self.trusted = trusted
+        # peer -> trusted, looked up without a call per request (same bound as TrustedHosts')
+        self.known: dict[str | None, bool] = {}
 
     def __call__(self, scope: Scope) -> None:
         client = scope.get("client")
@@ -96,7 +98,13 @@ class ProxyHeaders:
         else:
             server = scope.get("server")
             peer = server[0] if server and server[1] is None else None  # UNIX socket path
-        if peer not in self.trusted:
+        trusted = self.known.get(peer)
+        if trusted is None:
+            trusted = peer in self.trusted
+            if len(self.known) >= 4096:
+                self.known.clear()
+            self.known[peer] = trusted
+        if not trusted:
             return
         proto: bytes | None = None
         forwarded: bytes | None = None

@@ -452,6 +452,57 @@ def test_invalid_message_gives_500_and_the_server_keeps_serving(
     assert after.body == b"still here"
 
 
+def test_header_pairs_as_lists_and_a_known_name_with_a_bad_value(http_backend: str) -> None:
+    """Header pairs may be any two-item iterables (ASGI), and a header name served
+    before is still checked when its value changes: an app echoing input into a
+    header cannot split the response on the second request."""
+    values = {"/list": b"text/plain", "/again": b"text/plain", "/split": b"a\r\nx-evil: 1"}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers: Any = [[b"content-type", values[scope["path"]]], (b"x-same", b"1")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serve(app, http=http_backend) as running:
+        with RawClient(running.connect()) as raw:
+            for path in ("/list", "/again"):
+                raw.send(b"GET " + path.encode() + b" HTTP/1.1\r\n" + HOST + b"\r\n")
+                response = raw.read_response()
+                assert response.status == 200
+                assert response.get("content-type") == "text/plain"
+                assert response.get("x-same") == "1"
+            raw.send(b"GET /split HTTP/1.1\r\n" + HOST + b"\r\n")
+            data = raw.read_until_close()
+    assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert b"x-evil" not in data
+
+
+def test_a_task_factory_installed_at_startup_runs_the_requests(http_backend: str) -> None:
+    made: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            loop = asyncio.get_running_loop()
+
+            def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+                made.append(coro.__qualname__)
+                return asyncio.Task(coro, loop=loop, **kwargs)
+
+            loop.set_task_factory(factory)
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await respond(send, b"ok")
+
+    with serve(app, http=http_backend, lifespan="on") as running:
+        with RawClient(running.connect()) as raw:
+            raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
+            assert raw.read_response().body == b"ok"
+    assert "RequestCycle.run" in made  # the request's task came from the app's factory
+
+
 def test_response_longer_than_content_length_closes(
     http_backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -58,6 +58,7 @@ class HTTPConnection(asyncio.Protocol):
         "flow",
         "head_seen",
         "loop",
+        "own_tasks",
         "parsing",
         "paused_at",
         "pending_error",
@@ -116,6 +117,8 @@ class HTTPConnection(asyncio.Protocol):
         self.scheme = "https" if tls else "http"
         self.extensions = tls_extension(transport) if tls else None
         self.backend: HTTPBackend = self.ctx.backend_factory(self, self.ctx.limits)
+        # An app may install a task factory at start-up; it is then used for its requests.
+        self.own_tasks = self.loop.get_task_factory() is None
         if self.ctx.log_trace:
             logger.log(5, "%s - HTTP connection made", _fmt(self.client))
         head_timeout = self.ctx.limits.head_timeout
@@ -139,15 +142,19 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         clock = self.clock
         if clock == _CLOCK_IDLE:  # the first byte of the next request
-            head_timeout = self.ctx.limits.head_timeout
-            if head_timeout:
-                self._set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
-            else:
-                self.clock = _CLOCK_NONE
+            self.clock = _CLOCK_NONE
             self.head_seen = True
-        elif clock == _CLOCK_HEAD:
-            self.head_seen = True
-        self.backend.feed(data)
+            self.backend.feed(data)
+            # The head clock runs from this byte; it is armed only if the head did
+            # not all come with it (on_head clears head_seen and sets the clocks).
+            if self.head_seen and not self.clock and not self.closed:
+                head_timeout = self.ctx.limits.head_timeout
+                if head_timeout:
+                    self._set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
+        else:
+            if clock == _CLOCK_HEAD:
+                self.head_seen = True
+            self.backend.feed(data)
         cycle = self.starting
         if cycle is not None:
             # Started only once the parser is done with these bytes: the app never
@@ -182,7 +189,7 @@ class HTTPConnection(asyncio.Protocol):
             self.on_error(413, "Request body larger than --limit-request-body.")
             return False
         self.head_seen = False
-        if head.has_body and limits.body_timeout:
+        if (head.chunked or head.content_length) and limits.body_timeout:
             self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
         elif self.clock:
             self.clock = _CLOCK_NONE
@@ -386,7 +393,13 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self.read_paused:
             self._resume_reading()
-        self._go_idle()
+        # _go_idle(), inlined for the common case: the armed timer is earlier
+        deadline = self.loop.time() + ctx.timeout_keep_alive
+        if self.timer is not None and deadline >= self.timer_at:
+            self.clock = _CLOCK_IDLE
+            self.deadline = deadline
+        else:
+            self._set_clock(_CLOCK_IDLE, deadline)
 
     def abort_cycle(self, cycle: RequestCycle) -> None:
         """A response broke off half-way: the only honest signal left is a close."""
@@ -438,13 +451,16 @@ class HTTPConnection(asyncio.Protocol):
         if ctx.prepare_scope is not None:
             ctx.prepare_scope(cycle.scope)
         coro = cycle.run(ctx.app)
-        context = contextvars.Context() if ctx.reset_contextvars else None
         # Eager task start (3.12+) was measured here and not kept: no gain on uvloop,
         # a third fewer requests per second on the asyncio loop under wrk.
-        if context is None:
-            task = self.loop.create_task(coro)
+        if ctx.reset_contextvars:
+            task = contextvars.Context().run(self.loop.create_task, coro, name=_TASK_NAME)
+        elif self.own_tasks:
+            # What loop.create_task does when no task factory is set, less a call;
+            # and a name given, so Python 3.11 does not format "Task-<n>" for each.
+            task = asyncio.Task(coro, loop=self.loop, name=_TASK_NAME)
         else:
-            task = context.run(self.loop.create_task, coro)
+            task = self.loop.create_task(coro, name=_TASK_NAME)
         cycle.task = task
         self.state.tasks.add(task)
 
@@ -574,6 +590,7 @@ class HTTPConnection(asyncio.Protocol):
 
 
 _CLOCK_NONE, _CLOCK_IDLE, _CLOCK_HEAD, _CLOCK_BODY = range(4)
+_TASK_NAME = "uvicorn-http-request"
 _REJECT_REASONS = {408: "timeout", 413: "limits", 414: "limits", 431: "limits"}
 _ERROR_TEXTS = {
     400: "Invalid HTTP request received.",

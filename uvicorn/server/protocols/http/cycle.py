@@ -67,6 +67,10 @@ HIGH_WATER = 65536  # request body bytes buffered before reading pauses
 # connection can serve another request (Go's net/http uses the same bound); a
 # response that starts with more than this still to come says Connection: close.
 DISCARD_LIMIT = 262144
+# The end of a small whole-body response's head, pre-rendered: formatting the number
+# costs more than the rest of the fast path's join.
+_LENGTH_LINES_SIZE = 1024
+_LENGTH_LINES = [b"content-length: %d\r\n\r\n" % size for size in range(_LENGTH_LINES_SIZE)]
 
 
 class RequestCycle:
@@ -137,7 +141,8 @@ class RequestCycle:
 
     def end_body(self) -> None:
         self.body_complete = True
-        self._wake()
+        if self.waiter is not None:
+            self._wake()
 
     def discard(self) -> None:
         """The response is done and the app never read the rest: drop what is held."""
@@ -234,20 +239,23 @@ class RequestCycle:
                     self.pending = None
                     size = len(body)
                     self.response_bytes = size
-                    self.conn.write(
+                    conn = self.conn
+                    conn.write(
                         b"".join(
                             (
                                 self.status_line,
-                                self.conn.state.encoded_default_headers,
+                                conn.state.encoded_default_headers,
                                 headers.encoded,
-                                b"content-length: %d\r\n\r\n" % size,
+                                _LENGTH_LINES[size]
+                                if size < _LENGTH_LINES_SIZE
+                                else b"content-length: %d\r\n\r\n" % size,
                                 body,
                             )
                         )
                     )
                     self._complete()
-                    if self.conn.flow.paused:
-                        await self.conn.drain()
+                    if conn.flow.paused:
+                        await conn.drain()
                     return
                 self._write_first(body, more)
             elif body:
@@ -421,7 +429,8 @@ class RequestCycle:
 
     def _complete(self) -> None:
         self.state = _DONE
-        self._wake()
+        if self.waiter is not None:
+            self._wake()
         self.conn.cycle_complete(self)
 
     async def _pathsend(self, message: Message) -> None:

@@ -47,26 +47,19 @@ def status_line(status: int) -> bytes:
 
 
 class ResponseHeaders:
-    """What the app's header list says about framing, and its encoded bytes."""
+    """What the app's header list says about framing, and its encoded bytes.
 
-    __slots__ = (
-        "chunked",
-        "close",
-        "content_length",
-        "encoded",
-        "has_date",
-        "has_server",
-        "special",
-    )
+    Class-level defaults rather than ``__slots__`` and ``__init__``: one is made
+    per response, and most responses only ever set ``encoded``.
+    """
 
-    def __init__(self) -> None:
-        self.encoded = b""
-        self.content_length: int | None = None
-        self.chunked = False
-        self.close = False
-        self.has_server = False
-        self.has_date = False
-        self.special = False  # any header above set: framing needs the general path
+    encoded = b""
+    content_length: int | None = None
+    chunked = False
+    close = False
+    has_server = False
+    has_date = False
+    special = False  # any header above set: framing needs the general path
 
 
 _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _SERVER, _DATE = range(5)
@@ -77,10 +70,14 @@ _SPECIAL = {
     b"server": _SERVER,
     b"date": _DATE,
 }
-# A whole encoded block is valid when every line is `token: value` with no CR, LF or
-# NUL inside, and there are exactly as many CRLFs as headers (a CRLF smuggled inside
-# a value would add a line). One regex per response instead of two per header.
-_is_valid_block = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00\r\n]*\r\n)*").fullmatch
+
+# Encoded lines of (name, value) pairs already validated, for the headers an app
+# sends with every response (content-type, cache-control, ...): a hit costs one
+# dict lookup instead of lower-casing, classifying and two regex matches. Only
+# pairs that say nothing about framing are kept, and at most _LINES_MAX of them,
+# so values that vary (cookies, ETags) stop being added once it is full.
+_LINES: dict[tuple[bytes, bytes], bytes] = {}
+_LINES_MAX = 512
 
 
 def encode_headers(headers: Any) -> ResponseHeaders:
@@ -91,33 +88,52 @@ def encode_headers(headers: Any) -> ResponseHeaders:
     """
     result = ResponseHeaders()
     parts: list[bytes] = []
-    count = 0
+    lines = _LINES
     try:
-        for name, value in headers:
-            kind = _SPECIAL.get(name.lower())
-            if kind is not None:
-                result.special = True
-                if kind == _TRANSFER_ENCODING:
-                    if value.strip().lower() != b"chunked":
-                        raise RuntimeError(
-                            f"Unsupported Transfer-Encoding {value!r} in response; "
-                            "only chunked is implemented."
-                        )
-                    result.chunked = True
-                    continue  # written by the framing code, once
-                _note(result, kind, value)
-            parts += (name, b": ", value, b"\r\n")
-            count += 1
-        encoded = b"".join(parts)
+        for pair in headers:
+            try:
+                line = lines.get(pair)
+            except TypeError:  # a list pair is valid ASGI, but not a dict key
+                line = None
+            if line is None:
+                line = _encode_pair(result, pair)
+            parts.append(line)
     except (TypeError, AttributeError, ValueError):
         _explain(headers)
         raise
-    if count and (_is_valid_block(encoded) is None or encoded.count(b"\r\n") != count):
-        _explain(headers)
     if result.chunked and result.content_length is not None:
         raise RuntimeError("Response has both Content-Length and Transfer-Encoding headers.")
-    result.encoded = encoded
+    result.encoded = b"".join(parts)
     return result
+
+
+def _encode_pair(result: ResponseHeaders, pair: Any) -> bytes:
+    """One header the cache did not know: checked, noted, encoded (b"" for a
+    Transfer-Encoding, which the framing code writes itself)."""
+    name, value = pair
+    if not isinstance(name, bytes) or not isinstance(value, bytes):
+        _explain((pair,))
+    kind = _SPECIAL.get(name.lower())
+    if kind is None:
+        if _is_token(name) is None or _has_bad_value_byte(value) is not None:
+            _explain((pair,))
+        line = b"%b: %b\r\n" % (name, value)
+        if len(_LINES) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
+            _LINES[(name, value)] = line
+        return line
+    # A name that lower-cases to one of _SPECIAL's is a token already.
+    result.special = True
+    if kind == _TRANSFER_ENCODING:
+        if value.strip().lower() != b"chunked":
+            raise RuntimeError(
+                f"Unsupported Transfer-Encoding {value!r} in response; only chunked is implemented."
+            )
+        result.chunked = True
+        return b""  # written by the framing code, once
+    if _has_bad_value_byte(value) is not None:
+        _explain((pair,))
+    _note(result, kind, value)
+    return b"%b: %b\r\n" % (name, value)
 
 
 def _note(result: ResponseHeaders, kind: int, value: bytes) -> None:

@@ -62,7 +62,11 @@ class HeadError(Exception):
 
 
 class RequestHead:
-    """One parsed request line and header block, framing already decided."""
+    """One parsed request line and header block, framing already decided.
+
+    Only the fields every request sets are ``__init__`` arguments; :func:`build_head`
+    sets the others when they differ (one of these is made per request).
+    """
 
     __slots__ = (
         "chunked",
@@ -82,27 +86,21 @@ class RequestHead:
         self,
         method: str,
         target: bytes,
-        raw_path: bytes,
-        query_string: bytes,
         http_version: str,
         headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
-        expect_continue: bool,
-        upgrade: bytes | None,
-        content_length: int | None,
-        chunked: bool,
     ) -> None:
         self.method = method
         self.target = target
-        self.raw_path = raw_path
-        self.query_string = query_string
+        self.raw_path = target
+        self.query_string = b""
         self.http_version = http_version
         self.headers = headers
         self.keep_alive = keep_alive
-        self.expect_continue = expect_continue
-        self.upgrade = upgrade
-        self.content_length = content_length
-        self.chunked = chunked
+        self.expect_continue = False
+        self.upgrade: bytes | None = None
+        self.content_length: int | None = None
+        self.chunked = False
 
     @property
     def has_body(self) -> bool:
@@ -112,7 +110,7 @@ class RequestHead:
     def path(self) -> str:
         """The percent-decoded path of an ASGI scope (``raw_path`` keeps the bytes)."""
         raw_path = self.raw_path
-        if b"%" in raw_path:
+        if 37 in raw_path:  # b"%": an int test skips the buffer protocol
             return unquote(raw_path.decode("latin-1"))
         return raw_path.decode("latin-1")
 
@@ -127,7 +125,7 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
     llhttp refuses it; h11 would pass it on.
     """
     first = target[:1]
-    if first == b"/" and b"?" not in target and b"#" not in target:
+    if first == b"/" and 63 not in target and 35 not in target:  # no b"?", no b"#"
         return target, b""  # the common case: a bare origin-form path
     if first != b"/" and first != b"*":
         scheme = _absolute_form(target)
@@ -245,25 +243,23 @@ def build_head(
     if not has_upgrade_token:
         upgrade = None
 
-    expect_continue = (
+    head = RequestHead(method, target, http_version, headers, keep_alive)
+    first = target[:1]
+    if first != b"/" or 63 in target or 35 in target:  # not a bare origin-form path
+        head.raw_path, head.query_string = split_target(target)
+    if (
         expect is not None
         and http_version == "1.1"
         and expect.strip(b" \t").lower() == b"100-continue"
-    )
-    raw_path, query_string = split_target(target)
-    return RequestHead(
-        method,
-        target,
-        raw_path,
-        query_string,
-        http_version,
-        headers,
-        keep_alive,
-        expect_continue,
-        upgrade.lower() if upgrade is not None else None,
-        content_length,
-        chunked,
-    )
+    ):
+        head.expect_continue = True
+    if upgrade is not None:
+        head.upgrade = upgrade.lower()
+    if content_length is not None:
+        head.content_length = content_length
+    if chunked:
+        head.chunked = True
+    return head
 
 
 def transfer_coding_status(value: bytes) -> int:

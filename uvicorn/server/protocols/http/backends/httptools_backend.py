@@ -58,11 +58,14 @@ class HttpToolsBackend:
         "_at_head_end",
         "_body_left",
         "_chunked",
+        "_field_size",
+        "_fields",
         "_head_bytes",
         "_headers",
         "_keep_alive",
         "_limits",
         "_line",
+        "_line_size",
         "_mode",
         "_parser",
         "_sink",
@@ -75,12 +78,17 @@ class HttpToolsBackend:
     def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
         self._limits = limits
+        # the field limits as bounds to compare with (0, no limit, as no bound)
+        self._field_size = limits.field_size or 1 << 62
+        self._fields = limits.fields or 1 << 62
         self._mode = _HEAD
         self._head_bytes = 0  # bytes of the unfinished head, counted against max_head
         self._tail = b""  # the last bytes of an unfinished head: its end may straddle reads
         # The request line's check: b"" before it starts, b"\r" after half an empty
         # line, b"\0" + its last byte while it is unfinished, None once checked.
         self._line: bytes | None = b""
+        # The request line's length, when it was not checked by _check_line; -1 if it was.
+        self._line_size = -1
         self._at_head_end = False  # llhttp's input ends where a head ends
         self._body_left = 0  # bytes of a Content-Length body not yet fed to llhttp
         self._chunked: ChunkedReader | None = None
@@ -102,14 +110,19 @@ class HttpToolsBackend:
                 0 < line_end
                 and data.find(b"\r\n\r\n", line_end) == size - 4
                 and data[0] in _TOKEN_BYTES
-                and data.find(b"  ", 0, line_end) == -1
                 and size <= self._limits.max_head
                 and not self._stopped
             ):
+                # No run of spaces in the line is checked once llhttp has parsed it:
+                # see on_headers_complete.
                 self._line = None
+                self._line_size = line_end
                 self._head_bytes = size
                 self._at_head_end = True
-                self._parse(data, size, data)
+                try:
+                    self._parser.feed_data(data)
+                except (httptools.HttpParserUpgrade, httptools.HttpParserError) as exc:
+                    self._parse_stopped(exc, data, size, data)
                 return
         position = 0
         while position < size and not self._stopped:
@@ -221,7 +234,14 @@ class HttpToolsBackend:
         """Feed llhttp ``chunk``, the bytes of ``data`` that end at ``end``."""
         try:
             self._parser.feed_data(chunk)
-        except httptools.HttpParserUpgrade as exc:
+        except (httptools.HttpParserUpgrade, httptools.HttpParserError) as exc:
+            self._parse_stopped(exc, chunk, end, data)
+
+    def _parse_stopped(
+        self, exc: Exception, chunk: bytes | memoryview, end: int, data: bytes
+    ) -> None:
+        """llhttp stopped inside ``chunk``: at an upgrade, or at an error."""
+        if isinstance(exc, httptools.HttpParserUpgrade):
             offset = exc.args[0] if exc.args else len(chunk)
             rest = bytes(chunk[offset:]) + data[end:]
             if self._upgrading:
@@ -237,15 +257,14 @@ class HttpToolsBackend:
             left = bytes(chunk[offset:])
             if left:
                 self.feed(left)
-        except httptools.HttpParserError as exc:
-            if not self._stopped:
-                self._stopped = True
-                # llhttp refuses a well-formed version it does not speak (HTTP/9.9) itself;
-                # h11 passes it on and build_head answers 505: answer the same here.
-                if exc.args and exc.args[0] == "Invalid HTTP version":
-                    self._sink.on_error(505, "Unsupported HTTP version.")
-                else:
-                    self._sink.on_error(400, _error_reason(exc))
+        elif not self._stopped:
+            self._stopped = True
+            # llhttp refuses a well-formed version it does not speak (HTTP/9.9) itself;
+            # h11 passes it on and build_head answers 505: answer the same here.
+            if exc.args and exc.args[0] == "Invalid HTTP version":
+                self._sink.on_error(505, "Unsupported HTTP version.")
+            else:
+                self._sink.on_error(400, _error_reason(exc))
 
     def stop(self) -> None:
         self._stopped = True
@@ -266,10 +285,9 @@ class HttpToolsBackend:
         value = value.rstrip(b" \t")
         headers = self._headers
         headers.append((name.lower(), value))
-        limits = self._limits
-        if limits.field_size and len(name) + len(value) > limits.field_size:
+        if len(name) + len(value) > self._field_size:
             self._refuse(431, "Header field too large.")
-        elif limits.fields and len(headers) > limits.fields:
+        elif len(headers) > self._fields:
             self._refuse(431, "Too many header fields.")
 
     def _refuse(self, status: int, reason: str) -> None:
@@ -294,8 +312,17 @@ class HttpToolsBackend:
         if limit and len(method) + len(url) + 10 > limit:  # "METHOD SP target SP HTTP/1.1"
             self._refuse(414, "Request line too long.")
             return
+        version = parser.get_http_version()
+        line_size = self._line_size
+        if line_size >= 0:
+            self._line_size = -1
+            # "METHOD SP target SP HTTP/x.y" (or "METHOD SP target" for 0.9) is this
+            # long exactly when llhttp skipped no extra spaces (RFC 9112 §3).
+            if line_size != len(method) + len(url) + (1 if version == "0.9" else 10):
+                self._refuse(400, "Invalid request line.")
+                return
         try:
-            head = build_head(method, url, parser.get_http_version(), headers)
+            head = build_head(method, url, version, headers)
         except HeadError as exc:
             self._stopped = True
             self._sink.on_error(exc.status, exc.reason)
