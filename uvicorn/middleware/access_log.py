@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, TextIO
 from uvicorn.observability.access_format import (
     FRACTIONS,
     NUMBERS,
+    PLAIN_PATHS,
     CompiledFormat,
-    plain_path,
+    is_plain_path,
     request_target,
 )
 from uvicorn.observability.json import JSONFormatter
@@ -62,6 +63,7 @@ class AccessLog:
         self.handler: logging.Handler | None = None
         self.json: JSONFormatter | None = None
         self.clients: dict[tuple[str, int] | None, tuple[str, str, str]] = {}
+        self.agents: dict[bytes, str] = {}  # User-Agent -> JSON string (_new_agent)
         self.clock = _Clock()
         self.pid = os.getpid()
         self.prefix = ""
@@ -135,6 +137,14 @@ class AccessLog:
         self.clients[client] = known
         return known
 
+    def _new_agent(self, value: bytes) -> str:
+        """A User-Agent as a JSON string, for ``self.agents``: a client sends the same
+        one with every request, and a fleet of clients has a handful."""
+        if len(self.agents) >= 1024:
+            self.agents.clear()
+        text = self.agents[value] = _string(value.decode("latin-1"))
+        return text
+
     def _text_lines(self, records: list[RequestRecord]) -> list[str]:
         prefix = self.prefix
         if self.access_format is not None:
@@ -176,6 +186,7 @@ class AccessLog:
         tail = f',"worker.pid":{self.pid}}}\n'
         render = self.access_format.render if self.access_format is not None else None
         clients = self.clients
+        agents = self.agents
         lines = []
         for record in records:
             scope = record.scope
@@ -187,7 +198,7 @@ class AccessLog:
             code = NUMBERS[status] if status < 1000 else str(status)
             path = scope["path"]
             query = scope["query_string"]
-            if not query and plain_path(path):
+            if not query and (PLAIN_PATHS.get(path) or is_plain_path(path)):
                 # the usual request: the path is its own log target, nothing to escape
                 target = path
                 path_text = f'"{path}"'
@@ -207,7 +218,7 @@ class AccessLog:
             user_agent = "null"
             for key, value in scope["headers"]:
                 if key == b"user-agent":
-                    user_agent = _string(value.decode("latin-1"))
+                    user_agent = agents.get(value) or self._new_agent(value)
                     break
             lines.append(
                 f'{head}{message},{known[2]},"http.request.method":"{method}",'

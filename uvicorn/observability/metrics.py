@@ -112,6 +112,7 @@ class MetricsState:
         a small response body (at most 100 bytes) is found with one comparison.
         """
         first_duration = DURATION_BUCKETS[0]
+        response_at = _RESPONSE_AT
         rows = self.rows
         with self._fold_lock:
             for record in records:
@@ -124,17 +125,21 @@ class MetricsState:
                 request_size = record.request_body_size
                 response_size = record.response_body_size
                 row[1] += duration  # _DURATION_SUM
-                row[2] += request_size  # _REQUEST_SUM
-                row[3] += response_size  # _RESPONSE_SUM
-                if duration <= first_duration and request_size <= 0:
+                if request_size:
+                    row[2] += request_size  # _REQUEST_SUM
+                    row[_DURATION_AT + bisect_left(DURATION_BUCKETS, duration)] += 1
+                    row[_REQUEST_AT + bisect_left(SIZE_BUCKETS, request_size)] += 1
+                elif duration <= first_duration:
                     row[0] += 1  # _QUICK
                 else:
                     row[_DURATION_AT + bisect_left(DURATION_BUCKETS, duration)] += 1
-                    row[_REQUEST_AT + bisect_left(SIZE_BUCKETS, request_size)] += 1
+                    row[_REQUEST_AT] += 1  # no body: the 0 bucket
                 if response_size <= 100:
-                    row[_RESPONSE_AT + (response_size > 0)] += 1
+                    row[3] += response_size  # _RESPONSE_SUM
+                    row[response_at + (response_size > 0)] += 1
                 else:
-                    row[_RESPONSE_AT + bisect_left(SIZE_BUCKETS, response_size)] += 1
+                    row[3] += response_size
+                    row[response_at + bisect_left(SIZE_BUCKETS, response_size)] += 1
 
     def _new_row(self, key: tuple[str, int, str, str]) -> list[Any]:
         """The row for a label set not seen yet. h11 takes any token as a method, so

@@ -19,7 +19,6 @@ from uvicorn._types import RequestRecord
 if TYPE_CHECKING:
     from uvicorn._types import ASGI3Application, Observer, ScopeLayer
     from uvicorn.server.protocols.http.backends.base import BackendFactory
-    from uvicorn.server.protocols.http.cycle import RequestCycle
     from uvicorn.server.protocols.http.limits import Limits
 
 __all__ = ["ServerContext", "ServerState", "WebSocketFactory", "WebSocketSettings"]
@@ -103,19 +102,6 @@ class ServerContext:
         self.log_trace = log_trace
         self.ws_factory = ws_factory  # None: upgrade requests are plain HTTP (--ws none)
         self.ws = ws
-
-    def observe(self, cycle: RequestCycle, finished_at: float) -> None:
-        self.report(
-            RequestRecord(
-                cycle.scope,
-                cycle.status,
-                cycle.body_size,
-                cycle.response_bytes,
-                cycle.started_at,
-                finished_at,
-                cycle.response_headers,
-            )
-        )
 
     def report(self, record: RequestRecord) -> None:
         """Queue a finished request (HTTP or WebSocket); the observers get the batch

@@ -261,7 +261,7 @@ class HTTPConnection(asyncio.Protocol):
                     self._close()
                 return
             limits = self.ctx.limits
-            if limits.body and cycle.body_size + len(chunk) > limits.body:
+            if limits.body and cycle.request_body_size + len(chunk) > limits.body:
                 self.backend.stop()
                 self.on_error(413, "Request body larger than --limit-request-body.")
                 return
@@ -368,7 +368,11 @@ class HTTPConnection(asyncio.Protocol):
         self.served += 1
         ctx = self.ctx
         if ctx.observers:
-            ctx.observe(cycle, perf_counter())
+            cycle.finished_at = perf_counter()
+            finished = ctx.finished  # ctx.report(cycle), inlined
+            finished.append(cycle)
+            if len(finished) == 1:
+                self.loop.call_soon(ctx.notify_observers)
         if self.cycle is not cycle:
             return
         self.cycle = None

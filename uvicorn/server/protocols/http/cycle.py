@@ -21,6 +21,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from uvicorn._types import RequestRecord
 from uvicorn.server.protocols.http.framing import (
     CONTINUE,
     LAST_CHUNK,
@@ -73,12 +74,14 @@ _LENGTH_LINES_SIZE = 1024
 _LENGTH_LINES = [b"content-length: %d\r\n\r\n" % size for size in range(_LENGTH_LINES_SIZE)]
 
 
-class RequestCycle:
+class RequestCycle(RequestRecord):
+    """Also the request's :class:`RequestRecord`: the observers get the cycle itself
+    once it is complete (no second object per request)."""
+
     __slots__ = (
         "body",
         "body_complete",
         "body_delivered",
-        "body_size",
         "buffered",
         "conn",
         "content_remaining",
@@ -90,12 +93,7 @@ class RequestCycle:
         "no_body",
         "pending",
         "plain",
-        "response_bytes",
-        "response_headers",
-        "scope",
-        "started_at",
         "state",
-        "status",
         "status_line",
         "task",
         "trailers",
@@ -109,22 +107,23 @@ class RequestCycle:
         self.state = _START
         self.keep_alive = head.keep_alive
         self.expect_continue = head.expect_continue
-        self.body: list[bytes] = []
+        self.body: list[bytes] | None = None  # made by the first chunk: most requests have none
         self.buffered = 0
-        self.body_size = 0
+        self.request_body_size = 0
         self.body_complete = False
         self.body_delivered = False
         self.disconnected = False
         self.waiter: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
         self.status = 0
-        self.response_bytes = 0
+        self.response_body_size = 0
         self.response_headers: Any = ()
         self.pending: ResponseHeaders | None = None
         self.framing = _FRAME_LENGTH
         self.content_remaining = -1
         self.no_body = head.method == "HEAD"
         self.started_at = 0.0
+        self.finished_at = 0.0
         self.trailers = False
         self.plain = False  # set at response start: eligible for the one-write fast path
         self.status_line = b""
@@ -134,9 +133,12 @@ class RequestCycle:
     def feed_body(self, chunk: bytes) -> None:
         if self.state is _DONE or self.disconnected:
             return  # nobody will read it
-        self.body.append(chunk)
+        if self.body is None:
+            self.body = [chunk]
+        else:
+            self.body.append(chunk)
         self.buffered += len(chunk)
-        self.body_size += len(chunk)
+        self.request_body_size += len(chunk)
         self._wake()
 
     def end_body(self) -> None:
@@ -146,7 +148,7 @@ class RequestCycle:
 
     def discard(self) -> None:
         """The response is done and the app never read the rest: drop what is held."""
-        self.body = []
+        self.body = None
         self.buffered = 0
 
     def lost(self) -> None:
@@ -201,12 +203,10 @@ class RequestCycle:
         while True:
             if self.disconnected:
                 return _DISCONNECT
-            if self.body:
-                if len(self.body) == 1:
-                    data = self.body[0]
-                else:
-                    data = b"".join(self.body)
-                self.body = []
+            body = self.body
+            if body:
+                data = body[0] if len(body) == 1 else b"".join(body)
+                self.body = None
                 was_over = self.buffered > HIGH_WATER
                 self.buffered = 0
                 if was_over:
@@ -238,7 +238,7 @@ class RequestCycle:
                     # One write, head and body, with a computed content-length.
                     self.pending = None
                     size = len(body)
-                    self.response_bytes = size
+                    self.response_body_size = size
                     conn = self.conn
                     conn.write(
                         b"".join(
@@ -308,7 +308,7 @@ class RequestCycle:
             # A client still waiting for 100 Continue may never send its body.
             remaining = self.head.content_length
             if self.expect_continue or (
-                remaining is not None and remaining - self.body_size > DISCARD_LIMIT
+                remaining is not None and remaining - self.request_body_size > DISCARD_LIMIT
             ):
                 self.keep_alive = False
         self.expect_continue = False
@@ -375,7 +375,7 @@ class RequestCycle:
             return
         self.framing = _FRAME_CHUNKED
         head = self._head(headers, b"transfer-encoding: chunked\r\n")
-        self.response_bytes += len(body)
+        self.response_body_size += len(body)
         if len(body) < _LARGE_BODY:
             self.conn.write(head + encode_chunk(body) if body else head)
         else:
@@ -385,7 +385,7 @@ class RequestCycle:
         if counted:
             self._count(len(body))
         else:
-            self.response_bytes += len(body)
+            self.response_body_size += len(body)
         if len(body) < _LARGE_BODY:
             self.conn.write(head + body if body else head)
         else:
@@ -396,7 +396,7 @@ class RequestCycle:
         if remaining < 0:
             raise RuntimeError("Response content longer than Content-Length")
         self.content_remaining = remaining
-        self.response_bytes += size
+        self.response_body_size += size
 
     def _write_body(self, body: bytes) -> None:
         framing = self.framing
@@ -404,13 +404,13 @@ class RequestCycle:
             self._count(len(body))
             self.conn.write(body)
         elif framing == _FRAME_CHUNKED:
-            self.response_bytes += len(body)
+            self.response_body_size += len(body)
             if len(body) < _LARGE_BODY:
                 self.conn.write(encode_chunk(body))
             else:
                 self.conn.writelines((b"%x\r\n" % len(body), body, b"\r\n"))
         elif framing == _FRAME_CLOSE:
-            self.response_bytes += len(body)
+            self.response_body_size += len(body)
             self.conn.write(body)
 
     def _finish_body(self) -> None:
@@ -449,7 +449,7 @@ class RequestCycle:
             if self.framing == _FRAME_LENGTH:
                 self._count(size)
             else:
-                self.response_bytes += size
+                self.response_body_size += size
             await self.conn.send_file(file, size, chunked=self.framing == _FRAME_CHUNKED)
         self._finish_body()
 

@@ -47,19 +47,26 @@ def status_line(status: int) -> bytes:
 
 
 class ResponseHeaders:
-    """What the app's header list says about framing, and its encoded bytes.
+    """What the app's header list says about framing, and its encoded bytes."""
 
-    Class-level defaults rather than ``__slots__`` and ``__init__``: one is made
-    per response, and most responses only ever set ``encoded``.
-    """
+    __slots__ = (
+        "chunked",
+        "close",
+        "content_length",
+        "encoded",
+        "has_date",
+        "has_server",
+        "special",
+    )
 
-    encoded = b""
-    content_length: int | None = None
-    chunked = False
-    close = False
-    has_server = False
-    has_date = False
-    special = False  # any header above set: framing needs the general path
+    def __init__(self) -> None:
+        self.encoded = b""
+        self.content_length: int | None = None
+        self.chunked = False
+        self.close = False
+        self.has_server = False
+        self.has_date = False
+        self.special = False  # any header above set: framing needs the general path
 
 
 _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _SERVER, _DATE = range(5)

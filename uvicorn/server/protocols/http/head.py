@@ -156,6 +156,8 @@ def _parse_content_length(value: bytes) -> int:
     return int(value)
 
 
+_HTTP_11 = "1.1"
+_HTTP_10 = "1.0"
 _HOST, _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _EXPECT, _UPGRADE = range(6)
 _SPECIAL = {
     b"host": _HOST,
@@ -178,9 +180,15 @@ def build_head(
     ``headers`` hold lower-cased names. Raises :class:`HeadError` for heads that
     RFC 9112 says must not be served.
     """
-    if http_version != "1.1" and http_version != "1.0":
-        if http_version == "0.9":  # "GET /" with no version: not an HTTP/1 request line
-            raise HeadError(400, "Missing HTTP version.")
+    # The module's constants from here on, not the parser's fresh strings: their
+    # hashes are computed once (metrics rows are keyed by the version).
+    if http_version == "1.1":
+        http_version = _HTTP_11
+    elif http_version == "1.0":
+        http_version = _HTTP_10
+    elif http_version == "0.9":  # "GET /" with no version: not an HTTP/1 request line
+        raise HeadError(400, "Missing HTTP version.")
+    else:
         raise HeadError(505, "Unsupported HTTP version.")
     if method == "CONNECT":
         raise HeadError(400, "CONNECT is not served here.")
