@@ -201,12 +201,12 @@ class AccessLog:
             if not query and (PLAIN_PATHS.get(path) or is_plain_path(path)):
                 # the usual request: the path is its own log target, nothing to escape
                 target = path
-                path_text = f'"{path}"'
-                query_text = '""'
+                path_json = path
+                query_json = ""
             else:
                 target = request_target(path, query)
-                path_text = _string(path)
-                query_text = _string(query.decode("latin-1")) if query else '""'
+                path_json = _string(path)[1:-1]
+                query_json = _string(query.decode("latin-1"))[1:-1] if query else ""
             if render is None:  # _UVICORN_LINE, JSON-escaped
                 message = f'"{known[1]} - \\"{method} {target} HTTP/{version}\\" {code}"'
             else:
@@ -220,12 +220,13 @@ class AccessLog:
                 if key == b"user-agent":
                     user_agent = agents.get(value) or self._new_agent(value)
                     break
+            size = record.response_body_size
             lines.append(
                 f'{head}{message},{known[2]},"http.request.method":"{method}",'
-                f'"url.path":{path_text},"url.query":{query_text},'
+                f'"url.path":"{path_json}","url.query":"{query_json}",'
                 f'"url.scheme":"{scope["scheme"]}","network.protocol.version":"{version}",'
                 f'"http.response.status_code":{code},'
-                f'"http.response.body.size":{record.response_body_size},'
+                f'"http.response.body.size":{NUMBERS[size] if size < 1000 else size},'
                 f'"user_agent.original":{user_agent},'
                 f'"duration_ms":{whole}{FRACTIONS[microseconds % 1000]}{tail}'
             )

@@ -114,13 +114,15 @@ class MetricsState:
         first_duration = DURATION_BUCKETS[0]
         response_at = _RESPONSE_AT
         rows = self.rows
+        last_key: tuple[str, int, str, str] | None = None
+        row: list[Any] = []
         with self._fold_lock:
             for record in records:
                 scope = record.scope
                 key = (scope["method"], record.status, scope["scheme"], scope["http_version"])
-                row = rows.get(key)
-                if row is None:
-                    row = self._new_row(key)
+                if key != last_key:  # a batch is mostly one label set: compared, not hashed
+                    row = rows.get(key) or self._new_row(key)
+                    last_key = key
                 duration = record.finished_at - record.started_at
                 request_size = record.request_body_size
                 response_size = record.response_body_size
