@@ -5,10 +5,13 @@ rules, but llhttp reports no byte offsets, and it is lenient in two places h11
 is not: it takes runs of spaces in the request line and a bare CR or LF before
 it, and it skips chunk extensions of any length. So this backend cuts the bytes
 into messages itself: it finds each head's end (one ``bytes.find``), checks the
-raw request line, and feeds llhttp one head (and its Content-Length body) at a
-time; a chunked body goes to the same strict :class:`ChunkedReader` the h11
-backend uses. A request that arrives whole in one read, the common case, is fed
-to llhttp as it came, with no copy.
+raw request line, and feeds llhttp one head at a time. Bodies never go through
+llhttp: a Content-Length body is cut from the reads here and handed on as it
+came (a read that is all body, with no copy; llhttp would copy it into its
+``on_body``), a chunked body goes to the same strict :class:`ChunkedReader` the
+h11 backend uses; either way llhttp gets a fresh parser for the next head. A
+request head that arrives whole in one read, the common case, is fed to llhttp
+as it came, with no copy.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ __all__ = ["HttpToolsBackend"]
 _METHODS: dict[bytes, str] = {}
 
 # What the backend is reading: a head (or the empty lines before one), a body of
-# known length (llhttp reads it), a chunked body (ChunkedReader reads it), or the
-# body of an upgrade request the sink declined (llhttp skips it: read here).
+# known length (read here, llhttp waiting for it), a chunked body (ChunkedReader
+# reads it), or the body of an upgrade request the sink declined (llhttp skipped
+# it; read here too).
 _HEAD, _BODY, _CHUNKED, _RAW_BODY = range(4)
 
 # The bytes a request line may start with: those of a method token (RFC 9110 §9.1).
@@ -135,13 +139,13 @@ class HttpToolsBackend:
                 take = min(self._body_left, size - position)
                 self._body_left -= take
                 end = position + take
-                if mode == _BODY:
-                    # a view, not a copy: llhttp copies the body out once, into on_body
-                    self._parse(memoryview(data)[position:end] if take != size else data, end, data)
-                else:  # llhttp skipped it (a declined upgrade): delivered here
-                    self._sink.on_body(data[position:end] if take != size else data)
-                    if not self._body_left and not self._stopped:
-                        self._message_complete()
+                # Delivered here, not through llhttp (which would copy it once more
+                # into on_body): a read that is all body goes to the app as it came.
+                self._sink.on_body(data[position:end] if take != size else data)
+                if not self._body_left and not self._stopped:
+                    if mode == _BODY:  # llhttp still waits for this body: a fresh one
+                        self._parser = httptools.HttpRequestParser(self)
+                    self._message_complete()
                 position = end
 
     def _feed_head(self, data: bytes, position: int, size: int) -> int:
