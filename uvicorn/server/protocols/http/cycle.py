@@ -25,7 +25,6 @@ from uvicorn._types import RequestRecord
 from uvicorn.server.protocols.http.framing import (
     CONTINUE,
     LAST_CHUNK,
-    STATUS_LINES,
     encode_chunk,
     encode_headers,
     encode_trailers,
@@ -300,9 +299,7 @@ class RequestCycle(RequestRecord):
         status = message["status"]
         self.response_headers = raw_headers = message.get("headers", ())
         headers = encode_headers(raw_headers)
-        line = STATUS_LINES.get(status)
-        # status_line() validates an unusual status before anything is written
-        self.status_line = line if line is not None else status_line(status)
+        self.status_line = status_line(status)  # validates the status before anything is written
         self.status = status
         self.pending = headers
         if self.keep_alive and not self.body_complete:
@@ -316,7 +313,7 @@ class RequestCycle(RequestRecord):
                 self.keep_alive = False
         self.expect_continue = False
         self.state = _BODY
-        trailers = self.trailers = True if message.get("trailers") else False
+        trailers = self.trailers = bool(message.get("trailers", False))
         self.plain = (
             not trailers
             and self.keep_alive
