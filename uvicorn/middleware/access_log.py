@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, TextIO
 from uvicorn.observability.access_format import (
     FRACTIONS,
     NUMBERS,
-    PLAIN_PATHS,
     CompiledFormat,
     is_plain_path,
     request_target,
@@ -198,7 +197,7 @@ class AccessLog:
             code = NUMBERS[status] if status < 1000 else str(status)
             path = scope["path"]
             query = scope["query_string"]
-            if not query and (PLAIN_PATHS.get(path) or is_plain_path(path)):
+            if not query and is_plain_path(path):
                 # the usual request: the path is its own log target, nothing to escape
                 target = path
                 path_json = path

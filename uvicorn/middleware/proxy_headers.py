@@ -34,7 +34,8 @@ class TrustedHosts:
         self.addresses: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
         self.networks: list[_Network] = []
         self.literals: set[str] = set()
-        self._cache: dict[str, bool] = {}  # peer address -> trusted; parsing costs more
+        # peer address -> trusted: parsing costs more; ProxyHeaders reads it directly
+        self.known: dict[str | None, bool] = {}
         for item in items:
             if item == "*":
                 continue
@@ -51,11 +52,11 @@ class TrustedHosts:
             return True
         if not isinstance(host, str):
             return False
-        cached = self._cache.get(host)
+        cached = self.known.get(host)
         if cached is None:
-            cached = self._cache[host] = self._compute(host)
-            if len(self._cache) > 4096:  # a proxy fleet is small; a scan is not
-                self._cache.clear()
+            cached = self.known[host] = self._compute(host)
+            if len(self.known) > 4096:  # a proxy fleet is small; a scan is not
+                self.known.clear()
         return cached
 
     def _compute(self, host: str) -> bool:
@@ -84,12 +85,10 @@ class TrustedHosts:
 class ProxyHeaders:
     """Scope layer: rewrite ``client`` and ``scheme`` when a trusted proxy speaks."""
 
-    __slots__ = ("known", "trusted")
+    __slots__ = ("trusted",)
 
     def __init__(self, trusted: TrustedHosts) -> None:
         self.trusted = trusted
-        # peer -> trusted, looked up without a call per request (same bound as TrustedHosts')
-        self.known: dict[str | None, bool] = {}
 
     def __call__(self, scope: Scope) -> None:
         client = scope.get("client")
@@ -98,12 +97,11 @@ class ProxyHeaders:
         else:
             server = scope.get("server")
             peer = server[0] if server and server[1] is None else None  # UNIX socket path
-        trusted = self.known.get(peer)
+        hosts = self.trusted
+        # TrustedHosts' answers read without the call of ``peer in hosts`` per request
+        trusted = hosts.always or hosts.known.get(peer)
         if trusted is None:
-            trusted = peer in self.trusted
-            if len(self.known) >= 4096:
-                self.known.clear()
-            self.known[peer] = trusted
+            trusted = peer in hosts
         if not trusted:
             return
         proto: bytes | None = None

@@ -369,10 +369,7 @@ class HTTPConnection(asyncio.Protocol):
         ctx = self.ctx
         if ctx.observers:
             cycle.finished_at = perf_counter()
-            finished = ctx.finished  # ctx.report(cycle), inlined
-            finished.append(cycle)
-            if len(finished) == 1:
-                self.loop.call_soon(ctx.notify_observers)
+            ctx.report(cycle)
         if self.cycle is not cycle:
             return
         self.cycle = None
@@ -397,13 +394,7 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self.read_paused:
             self._resume_reading()
-        # _go_idle(), inlined for the common case: the armed timer is earlier
-        deadline = self.loop.time() + ctx.timeout_keep_alive
-        if self.timer is not None and deadline >= self.timer_at:
-            self.clock = _CLOCK_IDLE
-            self.deadline = deadline
-        else:
-            self._set_clock(_CLOCK_IDLE, deadline)
+        self._go_idle()
 
     def abort_cycle(self, cycle: RequestCycle) -> None:
         """A response broke off half-way: the only honest signal left is a close."""

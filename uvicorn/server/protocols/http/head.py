@@ -103,10 +103,6 @@ class RequestHead:
         self.chunked = False
 
     @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
-
-    @property
     def path(self) -> str:
         """The percent-decoded path of an ASGI scope (``raw_path`` keeps the bytes)."""
         raw_path = self.raw_path
@@ -125,8 +121,6 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
     llhttp refuses it; h11 would pass it on.
     """
     first = target[:1]
-    if first == b"/" and 63 not in target and 35 not in target:  # no b"?", no b"#"
-        return target, b""  # the common case: a bare origin-form path
     if first != b"/" and first != b"*":
         scheme = _absolute_form(target)
         if scheme is None:
@@ -253,7 +247,9 @@ def build_head(
 
     head = RequestHead(method, target, http_version, headers, keep_alive)
     first = target[:1]
-    if first != b"/" or 63 in target or 35 in target:  # not a bare origin-form path
+    # A bare origin-form path, the common case, is its own raw_path (the int tests
+    # for b"?" and b"#" cost a tenth of bytes-in-bytes ones).
+    if first != b"/" or 63 in target or 35 in target:
         head.raw_path, head.query_string = split_target(target)
     if (
         expect is not None
