@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import socket
 import ssl
 import struct
 import time
@@ -141,6 +142,7 @@ def test_accept_without_subprotocol_sends_none(ws_backend: str) -> None:
 
 def test_text_and_bytes_both_ways(ws_backend: str) -> None:
     big = "ü" * 300_000  # 600 kB of UTF-8, many TCP segments
+    big_binary = bytes(range(256)) * 4096 + b"!"  # 1 MiB and a byte
     with serve(echo, ws=ws_backend) as running, client(running, max_size=None) as ws:
         ws.send("hello")
         assert ws.recv(timeout=5) == "hello"
@@ -152,10 +154,27 @@ def test_text_and_bytes_both_ways(ws_backend: str) -> None:
         assert ws.recv(timeout=5) == b""
         ws.send(big)
         assert ws.recv(timeout=5) == big
+        ws.send(big_binary)
+        assert ws.recv(timeout=5) == big_binary
         ws.send(["frag", "mented ", "€uro"])  # one text message in three frames
         assert ws.recv(timeout=5) == "fragmented €uro"
         ws.send([b"a", b"", b"bc"])
         assert ws.recv(timeout=5) == b"abc"
+
+
+def test_app_may_send_any_bytes_like_payload(ws_backend: str) -> None:
+    class Payload(bytes):
+        pass
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        for payload in (bytearray(b"array"), memoryview(b"viewed"), Payload(b"subclass")):
+            await send({"type": "websocket.send", "bytes": payload})
+        await receive()
+
+    with serve(app, ws=ws_backend) as running, client(running) as ws:
+        assert [ws.recv(timeout=5) for _ in range(3)] == [b"array", b"viewed", b"subclass"]
 
 
 def test_receive_messages_carry_one_key(ws_backend: str) -> None:
@@ -222,6 +241,25 @@ def test_frames_sent_before_the_accept_are_read_after_it(ws_backend: str) -> Non
 
 def _masked_text(text: str) -> bytes:
     return encode_frame(0x1, text.encode())
+
+
+def test_masked_payloads_split_anywhere_are_unmasked_right(ws_backend: str) -> None:
+    """The mask key runs on across the pieces a payload arrives in (RFC 6455 §5.3):
+    pieces of 1, 2, 3 and 5 bytes put every later piece at another key offset."""
+    binary = bytes(range(256)) * 4 + b"tail!"  # 1029 bytes: not a multiple of 4
+    text = "grüße, 🌍 " * 40  # multi-byte characters cut across pieces too
+    with serve(echo, ws=ws_backend) as running, raw(running) as ws:
+        ws.handshake()
+        ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for opcode, payload in ((0x2, binary), (0x1, text.encode())):
+            frame = encode_frame(opcode, payload)
+            start = 0
+            for size in (1, 1, 2, 3, 5, 1, 2, 3, 5):  # the header, then payload pieces
+                ws.send(frame[start : start + size])
+                start += size
+                time.sleep(0.02)  # separate reads on the server
+            ws.send(frame[start:])
+            assert ws.read_frame() == (True, opcode, payload)
 
 
 # closing both ways ------------------------------------------------------------------------

@@ -456,10 +456,12 @@ class WebSocketConnection(asyncio.Protocol):
                     self._send_frame(backend.text(text))
                 else:
                     data = message.get("bytes")
-                    if not isinstance(data, (bytes, bytearray, memoryview)):
-                        raise TypeError("websocket.send needs 'text' or 'bytes'.")
+                    if type(data) is not bytes:
+                        if not isinstance(data, (bytes, bytearray, memoryview)):
+                            raise TypeError("websocket.send needs 'text' or 'bytes'.")
+                        data = bytes(data)
                     self.sent += len(data)
-                    self._send_frame(backend.binary(bytes(data)))
+                    self._send_frame(backend.binary(data))
                 if self.flow.paused:
                     await self._drain()
                 return
@@ -684,7 +686,8 @@ class WebSocketConnection(asyncio.Protocol):
             message = {"type": "websocket.receive", "bytes": data}
         queue = self.queue
         queue.append(message)
-        self._wake()
+        if self.waiter is not None:  # the app waits only for the first of a batch
+            self._wake()
         if len(queue) >= self.max_queue and not self.read_paused:
             self._pause_reading()
 
