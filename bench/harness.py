@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ws_load import CLK_TCK, server_ticks  # bench/ is sys.path[0] when run as a script
+import instructions  # bench/ is sys.path[0] when run as a script
+from ws_load import CLK_TCK, server_ticks
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ROOT / ".venv" / "bin" / "uvicorn"
@@ -437,6 +438,81 @@ def ws_echo_benchmark(
         )
 
 
+SHOWN = {
+    "off": "off",
+    "on": "on",
+    "observability": "ours: JSON + metrics; ref: text",
+    "no-limits": "off; ours: no limits or timers",
+}
+
+
+def _cell_args(stack: str, mode: str) -> tuple[list[str], list[str]]:
+    """The reference's arguments and ours for one cell."""
+    args = [*STACKS[stack], "--log-level", "info"]
+    args.append("--no-access-log" if mode in ("off", "no-limits") else "--access-log")
+    ours_args = list(args)
+    if mode == "observability":
+        ours_args += ["--log-format", "json", "--metrics-port", str(PORT + 1)]
+    elif mode == "no-limits":
+        ours_args += [*NO_LIMITS]
+    return args, ours_args
+
+
+def instruction_table(
+    ours: Path,
+    reference: Path,
+    cells: list[tuple[Workload, str, str]],
+    count: int,
+    log: Path,
+) -> None:
+    """``--instructions``: each cell's instructions per request under valgrind, for
+    both servers, once each (the count is deterministic to within a fraction of a
+    percent, so there is nothing to interleave or take medians of)."""
+    instructions.check_valgrind()
+    print(
+        f"Python {platform.python_version()}, user-space instructions per request counted by "
+        f"valgrind (cachegrind), {count} requests after {instructions.WARMUP} of warm-up, "
+        "connections in lockstep; fewer is faster.",
+        file=sys.stderr,
+    )
+    rows = []
+    for workload, stack, mode in cells:
+        args, ours_args = _cell_args(stack, mode)
+        label = f"{workload.name} {stack} log={mode}"
+        print(f"  {label}: uvicorn 0.54", file=sys.stderr)
+        theirs = instructions.per_request(reference, workload, args, PORT, count, log)
+        print(f"  {label}: ours", file=sys.stderr)
+        own = instructions.per_request(ours, workload, ours_args, PORT, count, log)
+        rows.append((workload, stack, mode, own, theirs))
+    print()
+    print(
+        f"Instructions per request (valgrind, user space), Python {platform.python_version()}, "
+        f"{count} requests after {instructions.WARMUP} of warm-up."
+    )
+    print()
+    print("| workload | stack | access log | ours | uvicorn 0.54 | uvicorn / ours |")
+    print("|---|---|---|---:|---:|---:|")
+    own_off: dict[str, float] = {}
+    notes = []
+    for workload, stack, mode, own, theirs in rows:
+        if workload.name == "plaintext":
+            if mode == "off":
+                own_off[stack] = own
+            elif stack in own_off:
+                notes.append(
+                    f"plaintext {stack}, log {SHOWN[mode]}: {own_off[stack] / own:.2f}x "
+                    "our own figure with the log off (instructions per request)"
+                )
+        print(
+            f"| {workload.name} | {stack} | {SHOWN[mode]} | {own / 1000:,.1f}k "
+            f"| {theirs / 1000:,.1f}k | {theirs / own:.2f}x |"
+        )
+    if notes:
+        print()
+        for note in notes:
+            print(f"- {note}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ours", type=Path, default=OURS, help="this server's uvicorn script")
@@ -454,6 +530,15 @@ def main() -> None:
         "--modes",
         default="",
         help="plaintext access-log modes (of off, on, observability, no-limits); default all",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request under valgrind instead of running wrk "
+        "(HTTP workloads; deterministic where requests/s is not)",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=5000, help="--instructions: requests measured per cell"
     )
     parser.add_argument("--ws-text", action="store_true", help="ws-echo: text, not binary")
     parser.add_argument("--ws-window", type=int, default=8, help="ws-echo: messages in flight")
@@ -483,6 +568,9 @@ def main() -> None:
 
     log = Path(tempfile.gettempdir()) / "uvicorn-bench-server.log"
     log.write_bytes(b"")
+    if options.instructions:
+        instruction_table(options.ours, options.reference, cells, options.requests, log)
+        return
     # Rounds are the outer loop: every cell is measured once per round (reference, then
     # ours) before any is measured again, so a machine that is slower for a minute
     # slows every cell alike, and ratios between cells (ours with and without the
@@ -492,13 +580,7 @@ def main() -> None:
     reference_runs: dict[tuple[str, str, str], list[Result]] = {key: [] for key in keys}
     for round_no in range(options.rounds):
         for key, (workload, stack, mode) in zip(keys, cells, strict=True):
-            args = [*STACKS[stack], "--log-level", "info"]
-            args.append("--no-access-log" if mode in ("off", "no-limits") else "--access-log")
-            ours_args = list(args)
-            if mode == "observability":
-                ours_args += ["--log-format", "json", "--metrics-port", str(PORT + 1)]
-            elif mode == "no-limits":
-                ours_args += [*NO_LIMITS]
+            args, ours_args = _cell_args(stack, mode)
             label = f"{workload.name} {stack} log={mode}"
             print(f"  {label}: round {round_no + 1}/{options.rounds}", file=sys.stderr)
             reference_runs[key].append(
@@ -523,12 +605,7 @@ def main() -> None:
             "| p50 ours / ref (ms) | p99 ours / ref (ms) | server CPU/req ours / ref (us) |"
         )
         print("|---|---|---|---:|---:|---:|---:|---:|---:|")
-        shown = {
-            "off": "off",
-            "on": "on",
-            "observability": "ours: JSON + metrics; ref: text",
-            "no-limits": "off; ours: no limits or timers",
-        }
+        shown = SHOWN
         own_off: dict[str, float] = {}
         own_off_cpu: dict[str, float] = {}
         notes = []
