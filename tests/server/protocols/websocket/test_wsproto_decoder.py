@@ -56,8 +56,16 @@ def _decode(proto: FrameProtocol, data: bytes, cuts: list[int]) -> list[object]:
             proto.receive_bytes(data[start:end])
             start = end
             for frame in proto.received_frames():
+                payload = frame.payload
+                # the type too: bytes and bytearray compare equal, but the core wants bytes
                 seen.append(
-                    (frame.opcode, frame.payload, frame.frame_finished, frame.message_finished)
+                    (
+                        frame.opcode,
+                        type(payload),
+                        payload,
+                        frame.frame_finished,
+                        frame.message_finished,
+                    )
                 )
     except ParseFailed as exc:
         seen.append(("refused", int(exc.code), str(exc)))

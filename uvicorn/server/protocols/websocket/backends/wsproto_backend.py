@@ -240,7 +240,7 @@ def _decoders_agree() -> bool:
             decoder.receive_bytes(stream[start:end])
             start = end
             while (frame := decoder.process_buffer()) is not None:
-                out.append(tuple(frame))
+                out.append((*frame, type(frame.payload)))  # bytes, as wsproto gives
         return out
 
     try:
