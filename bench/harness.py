@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import signal
 import socket
 import statistics
 import subprocess
@@ -94,32 +93,16 @@ class Result:
     requests: int = 0
 
 
-def _wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server did not listen on {port}")
-
-
 def _start(binary: Path, app: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
     command = ["taskset", "-c", "0", str(binary), app, "--port", str(PORT), *args]
     out = open(log, "ab")
     process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=out)
-    _wait_port(PORT)
+    instructions.wait_port(PORT, 10.0, process)
     return process
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    instructions.stop(process, 10.0)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

@@ -99,17 +99,28 @@ def drive(port: int, workload: Workload, count: int) -> None:
             sock.close()
 
 
-def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def wait_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Until something listens on ``port``; an error if ``process`` exits first."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited during start-up under valgrind")
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited before listening on {port}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server did not listen on {port} under valgrind")
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on {port}")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """A graceful stop (SIGINT, as Ctrl-C), killed if it takes over ``timeout``."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def count_run(
@@ -141,15 +152,10 @@ def count_run(
                 command, cwd=Path(__file__).resolve().parents[1], stdout=sink, stderr=sink, env=env
             )
         try:
-            _wait_port(port, process)
+            wait_port(port, START_TIMEOUT, process)
             drive(port, workload, requests)
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, 120.0)  # valgrind writes its count as the server exits
         match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M) if out.exists() else None
         if match is None:
             raise RuntimeError("valgrind wrote no instruction count (see the server log)")
