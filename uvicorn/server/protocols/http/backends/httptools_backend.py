@@ -341,16 +341,16 @@ class HttpToolsBackend:
             self._body_left = head.content_length
         if self._sink.on_head(head):
             self._upgrading = True  # llhttp stops at the end of this request: see _parse()
+        elif self._mode == _HEAD and not self._stopped:
+            # No body: the request is complete with its head. (llhttp would say so
+            # in on_message_complete, a callback into Python per request; bodies
+            # never reach llhttp, so that callback has nothing else to report and
+            # the class has none.)
+            self._message_complete()
 
     def on_body(self, body: bytes) -> None:
         if not self._stopped:
             self._sink.on_body(body)
-
-    def on_message_complete(self) -> None:
-        # A chunked body, or one llhttp skipped, ends when this backend has read it.
-        if self._stopped or self._upgrading or self._mode >= _CHUNKED:
-            return
-        self._message_complete()
 
     def _message_complete(self) -> None:
         self._mode = _HEAD
