@@ -588,7 +588,6 @@ def main() -> None:
             "| p50 ours / ref (ms) | p99 ours / ref (ms) | server CPU/req ours / ref (us) |"
         )
         print("|---|---|---|---:|---:|---:|---:|---:|---:|")
-        shown = SHOWN
         own_off: dict[str, float] = {}
         own_off_cpu: dict[str, float] = {}
         notes = []
@@ -614,13 +613,13 @@ def main() -> None:
                 paired = statistics.median(on.rps / off.rps for off, on in pairs)
                 paired_cpu = statistics.median(off.cpu_us / on.cpu_us for off, on in pairs)
                 notes.append(
-                    f"plaintext {stack}, log {shown[mode]}: {a / own_off[stack]:.2f}x "
+                    f"plaintext {stack}, log {SHOWN[mode]}: {a / own_off[stack]:.2f}x "
                     "our own figure with the log off (by server CPU per request: "
                     f"{own_off_cpu[stack] / ours_result.cpu_us:.2f}x; median of the rounds' "
                     f"own ratios: {paired:.2f}x, by CPU {paired_cpu:.2f}x)"
                 )
             print(
-                f"| {workload.name} | {stack} | {shown[mode]} "
+                f"| {workload.name} | {stack} | {SHOWN[mode]} "
                 f"| {a:,.0f} {workload.unit} | {b:,.0f} {workload.unit} | {a / b:.2f}x "
                 f"| {ours_result.p50_ms:.2f} / {ref_result.p50_ms:.2f} "
                 f"| {ours_result.p99_ms:.2f} / {ref_result.p99_ms:.2f} "
