@@ -280,6 +280,8 @@ HOSTILE: dict[str, tuple[bytes, int, bool]] = {
     "http-version-without-minor": (b"GET / HTTP/1\r\nHost: example.org\r\n\r\n", 400, True),
     "lower-case-http-version": (b"GET / http/1.1\r\nHost: example.org\r\n\r\n", 400, True),
     "not-an-http-version": (b"GET / FOO/1.1\r\nHost: example.org\r\n\r\n", 400, True),
+    # llhttp reads RTSP/1.0 as a version 1.0 (and ICE/1.0 with SOURCE)
+    "rtsp-version": (b"GET / RTSP/1.0\r\nHost: example.org\r\n\r\n", 400, True),
     "space-after-version": (b"GET / HTTP/1.1 \r\nHost: example.org\r\n\r\n", 400, True),
     # Host (RFC 9112 §3.2)
     "repeated-identical-host": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400, True),
@@ -287,6 +289,7 @@ HOSTILE: dict[str, tuple[bytes, int, bool]] = {
     # no proxy here; no HTTP/2 on an HTTP/1 port
     "connect-http-1.0": (b"CONNECT example.org:443 HTTP/1.0\r\n\r\n", 400, True),
     "http2-preface": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, True),
+    "pri-method": (b"PRI / HTTP/1.1\r\nHost: example.org\r\n\r\n", 400, True),
     # request smuggling: a second request hidden where one parser or another ends the body
     "smuggle-content-length-then-chunked": (
         H + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + HIDDEN,

@@ -1,17 +1,20 @@
-"""Request parsing with httptools (llhttp): callbacks straight into the sink.
+"""Request parsing with httptools (llhttp) as the validator, the head read here.
 
-llhttp owns the byte-level grammar of a head and :func:`build_head` its framing
-rules, but llhttp reports no byte offsets, and it is lenient in two places h11
-is not: it takes runs of spaces in the request line and a bare CR or LF before
-it, and it skips chunk extensions of any length. So this backend cuts the bytes
-into messages itself: it finds each head's end (one ``bytes.find``), checks the
-raw request line, and feeds llhttp one head at a time. Bodies never go through
-llhttp: a Content-Length body is cut from the reads here and handed on as it
-came (a read that is all body, with no copy; llhttp would copy it into its
-``on_body``), a chunked body goes to the same strict :class:`ChunkedReader` the
-h11 backend uses; either way llhttp gets a fresh parser for the next head. A
-request head that arrives whole in one read, the common case, is fed to llhttp
-as it came, with no copy.
+llhttp checks every byte of a request head (its grammar is stricter and faster
+than anything written in Python), but each of its callbacks into Python costs
+more than the work it reports: a field handed over by ``on_header`` cost 3,200
+instructions, ``on_url`` 1,500. So llhttp gets no callbacks at all. This
+backend cuts the bytes into messages itself: it finds each head's end (one
+``bytes.find``), checks the raw request line (llhttp takes runs of spaces in it
+and a bare CR or LF before it; h11 does not, so neither does this backend),
+feeds llhttp the head, and once llhttp has accepted it, splits the same bytes
+into the request line and fields (llhttp refuses a bare CR or LF, so its lines
+and ``split(b"\r\n")``'s are the same) for :func:`build_head`. Bodies never go
+through llhttp: a Content-Length body is cut from the reads here and handed on
+as it came (a read that is all body, with no copy), a chunked body goes to the
+same strict :class:`ChunkedReader` the h11 backend uses; either way llhttp gets
+a fresh parser for the next head. A request head that arrives whole in one
+read, the common case, is neither copied nor kept.
 """
 
 from __future__ import annotations
@@ -21,21 +24,25 @@ from typing import TYPE_CHECKING
 import httptools
 
 from uvicorn.server.protocols.http.chunked import ChunkedReader
-from uvicorn.server.protocols.http.head import HeadError, build_head
+from uvicorn.server.protocols.http.head import KNOWN_METHODS, HeadError, build_head
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.backends.base import RequestSink
+    from uvicorn.server.protocols.http.head import RequestHead
     from uvicorn.server.protocols.http.limits import Limits
 
 __all__ = ["HttpToolsBackend"]
 
-_METHODS: dict[bytes, str] = {}
+# The methods both backends serve (llhttp also reads PRI, the start of the HTTP/2
+# preface, and pauses there; h11 refuses it as an unknown method: so does this one).
+_METHODS = {method.encode(): method for method in KNOWN_METHODS}
+
+# HTTP versions as build_head wants them; others are decoded (and refused there).
+_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
 
 # What the backend is reading: a head (or the empty lines before one), a body of
-# known length (read here, llhttp waiting for it), a chunked body (ChunkedReader
-# reads it), or the body of an upgrade request the sink declined (llhttp skipped
-# it; read here too).
-_HEAD, _BODY, _CHUNKED, _RAW_BODY = range(4)
+# known length (read here), or a chunked body (ChunkedReader reads it).
+_HEAD, _BODY, _CHUNKED = range(3)
 
 # The bytes a request line may start with: those of a method token (RFC 9110 §9.1).
 _TOKEN_BYTES = frozenset(
@@ -43,62 +50,64 @@ _TOKEN_BYTES = frozenset(
 )
 
 
-def _method_name(raw: bytes) -> str:
-    name = _METHODS.get(raw)
-    if name is None:
-        name = raw.decode("ascii")
-        if len(_METHODS) < 64:
-            _METHODS[raw] = name
-    return name
+class _NoCallbacks:
+    """llhttp's protocol object: it has none of the callbacks httptools looks
+    for, so llhttp parses without calling into Python."""
+
+    __slots__ = ()
+
+
+_NO_CALLBACKS = _NoCallbacks()
+
+
+def _new_parser() -> httptools.HttpRequestParser:
+    return httptools.HttpRequestParser(_NO_CALLBACKS)
 
 
 class HttpToolsBackend:
-    """llhttp stops at an ``Upgrade`` request and reports the offset where the
-    other protocol begins. An upgrade the sink does not take is served as plain
-    HTTP: parsing resumes there with a fresh parser.
+    """llhttp stops at an ``Upgrade`` request. An upgrade the sink takes gets the
+    bytes after the head; one it declines is served as plain HTTP, with a fresh
+    parser for what follows.
     """
 
     __slots__ = (
-        "_at_head_end",
         "_body_left",
         "_chunked",
         "_field_size",
         "_fields",
         "_head_bytes",
-        "_headers",
         "_keep_alive",
         "_limits",
         "_line",
+        "_line_limit",
         "_line_size",
         "_mode",
         "_parser",
+        "_parts",
         "_sink",
         "_stopped",
         "_tail",
         "_upgrading",
-        "_url",
     )
 
     def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
         self._limits = limits
-        # the field limits as bounds to compare with (0, no limit, as no bound)
+        # the limits as bounds to compare with (0, no limit, as no bound)
+        self._line_limit = limits.request_line or 1 << 62
         self._field_size = limits.field_size or 1 << 62
         self._fields = limits.fields or 1 << 62
         self._mode = _HEAD
         self._head_bytes = 0  # bytes of the unfinished head, counted against max_head
+        self._parts: list[bytes] = []  # the unfinished head's bytes, read by read
         self._tail = b""  # the last bytes of an unfinished head: its end may straddle reads
         # The request line's check: b"" before it starts, b"\r" after half an empty
         # line, b"\0" + its last byte while it is unfinished, None once checked.
         self._line: bytes | None = b""
-        # The request line's length, when it was not checked by _check_line; -1 if it was.
-        self._line_size = -1
-        self._at_head_end = False  # llhttp's input ends where a head ends
-        self._body_left = 0  # bytes of a Content-Length body not yet fed to llhttp
+        self._line_size = 0  # bytes of the unfinished request line so far
+        self._body_left = 0  # bytes of a Content-Length body not yet read
         self._chunked: ChunkedReader | None = None
-        self._parser = httptools.HttpRequestParser(self)
-        self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._parser = _new_parser()
         self._stopped = False
         self._keep_alive = True
         self._upgrading = False  # the sink took the connection over at the last head
@@ -107,50 +116,48 @@ class HttpToolsBackend:
         size = len(data)
         if self._line == b"" and self._mode == _HEAD and not self._tail:
             # The common case: a read that holds one whole request head and nothing
-            # after it, starting with its request line (the checks of _feed_head
-            # and _check_line, inlined).
+            # after it, starting with its request line, within the limits (the checks
+            # of _feed_head and _check_line, inlined; a run of spaces in the line is
+            # refused by _head, which splits it).
             line_end = data.find(b"\r\n")
             if (
-                0 < line_end
+                0 < line_end <= self._line_limit
                 and data.find(b"\r\n\r\n", line_end) == size - 4
                 and data[0] in _TOKEN_BYTES
                 and size <= self._limits.max_head
                 and not self._stopped
             ):
-                # No run of spaces in the line is checked once llhttp has parsed it:
-                # see on_headers_complete.
-                self._line = None
-                self._line_size = line_end
-                self._head_bytes = size
-                self._at_head_end = True
                 try:
                     self._parser.feed_data(data)
-                except (httptools.HttpParserUpgrade, httptools.HttpParserError) as exc:
-                    self._parse_stopped(exc, data, size, data)
+                except httptools.HttpParserUpgrade:
+                    self._head(data, line_end, True)
+                except httptools.HttpParserError as exc:
+                    self._head(data, line_end, False, exc)
+                else:
+                    self._head(data, line_end, False)
+                if self._upgrading:
+                    self._upgrade(b"")
                 return
         position = 0
         while position < size and not self._stopped:
-            mode = self._mode
-            if mode == _HEAD:
+            if self._mode == _HEAD:
                 position = self._feed_head(data, position, size)
-            elif mode == _CHUNKED:
+            elif self._mode == _CHUNKED:
                 position = self._feed_chunked(data, position)
             else:  # a body of known length
                 take = min(self._body_left, size - position)
                 self._body_left -= take
                 end = position + take
-                # Delivered here, not through llhttp (which would copy it once more
-                # into on_body): a read that is all body goes to the app as it came.
+                # A read that is all body goes to the app as it came.
                 self._sink.on_body(data[position:end] if take != size else data)
                 if not self._body_left and not self._stopped:
-                    if mode == _BODY:  # llhttp still waits for this body: a fresh one
-                        self._parser = httptools.HttpRequestParser(self)
                     self._message_complete()
                 position = end
 
     def _feed_head(self, data: bytes, position: int, size: int) -> int:
-        """Feed llhttp the bytes up to and including the end of the next head (or
-        all of them, when it has not arrived), after checking the request line."""
+        """Take the bytes up to and including the end of the next head (or all of
+        them, when it has not arrived), after checking the request line; llhttp
+        checks them as they come."""
         tail = self._tail
         if tail:
             probe = tail + data[position : position + 3]
@@ -171,19 +178,42 @@ class HttpToolsBackend:
         if self._head_bytes > self._limits.max_head:
             self._refuse(431, "Request header fields too large.")
             return size
-        if complete:
-            self._tail = b""
-        else:
-            self._tail = (tail + data[position:])[-3:]
-        self._at_head_end = complete
-        self._parse(data[position:end] if taken != size else data, end, data)
+        piece = data[position:end] if taken != size else data
+        self._parts.append(piece)
+        upgrade = False
+        error = None
+        try:
+            self._parser.feed_data(piece)
+        except httptools.HttpParserUpgrade:
+            upgrade = True  # only ever at the end of a head: llhttp read no further
+        except httptools.HttpParserError as exc:
+            if not complete or self._line is not None:
+                self._llhttp_refused(exc)
+                return size
+            error = exc  # maybe at the head's end, where build_head answers first
+        if not complete:
+            self._tail = (tail + piece)[-3:]
+            return size
+        head = b"".join(self._parts) if len(self._parts) > 1 else piece
+        self._parts.clear()
+        self._tail = b""
+        self._head_bytes = 0
+        if self._line is not None:  # only empty lines so far: no head yet
+            return end
+        if head[0] == 13:  # empty lines before the request line (CRLF only: _check_line)
+            head = head.lstrip(b"\r\n")
+        self._head(head, head.find(b"\r\n"), upgrade, error)
+        if self._upgrading:
+            self._upgrade(data[end:])
+            return size
         return end
 
     def _check_line(self, data: bytes, position: int, end: int) -> bool:
         """RFC 9112 §3: one SP between the parts of the request line, and nothing
         but CRLF pairs before it (§2.2). llhttp allows more; h11 does not, so
-        neither does this backend. Only the last byte of an unfinished line is
-        kept. False when the request was refused."""
+        neither does this backend. A line over ``--limit-request-line`` is refused
+        as soon as it is, as the h11 backend does. Only the last byte of an
+        unfinished line is kept. False when the request was refused."""
         pending = self._line
         if not pending:
             chunk = data
@@ -211,11 +241,23 @@ class HttpToolsBackend:
             if chunk[start] not in _TOKEN_BYTES:
                 self._refuse(400, "Invalid request line.")
                 return False
+            self._line_size = 0
         line_end = chunk.find(b"\r\n", start, stop)
+        # the line's bytes so far (the kept last byte, when there was one, counted once)
+        size = self._line_size + (stop if line_end == -1 else line_end) - start - started
+        if line_end == -1 and chunk[stop - 1] == 13:
+            size -= 1  # a CR whose LF may follow
+        if size > self._line_limit:
+            self._refuse(414, "Request line too long.")
+            return False
         if chunk.find(b"  ", start, stop if line_end == -1 else line_end) != -1:
             self._refuse(400, "Invalid request line.")
             return False
-        self._line = None if line_end != -1 else b"\0" + chunk[stop - 1 : stop]
+        if line_end == -1:
+            self._line = b"\0" + chunk[stop - 1 : stop]
+            self._line_size = size + (chunk[stop - 1] == 13)
+        else:
+            self._line = None
         return True
 
     def _feed_chunked(self, data: bytes, position: int) -> int:
@@ -230,127 +272,105 @@ class HttpToolsBackend:
         if rest is None or self._stopped:
             return len(data)
         self._chunked = None
-        self._parser = httptools.HttpRequestParser(self)  # llhttp never saw the body
         self._message_complete()
         return len(data) - len(rest)
 
-    def _parse(self, chunk: bytes | memoryview, end: int, data: bytes) -> None:
-        """Feed llhttp ``chunk``, the bytes of ``data`` that end at ``end``."""
-        try:
-            self._parser.feed_data(chunk)
-        except (httptools.HttpParserUpgrade, httptools.HttpParserError) as exc:
-            self._parse_stopped(exc, chunk, end, data)
+    def _llhttp_refused(self, exc: httptools.HttpParserError) -> None:
+        # llhttp refuses a well-formed version it does not speak (HTTP/9.9) itself;
+        # h11 passes it on and build_head answers 505: answer the same here.
+        if exc.args and exc.args[0] == "Invalid HTTP version":
+            self._refuse(505, "Unsupported HTTP version.")
+        else:
+            self._refuse(400, _error_reason(exc))
 
-    def _parse_stopped(
-        self, exc: Exception, chunk: bytes | memoryview, end: int, data: bytes
-    ) -> None:
-        """llhttp stopped inside ``chunk``: at an upgrade, or at an error."""
-        if isinstance(exc, httptools.HttpParserUpgrade):
-            offset = exc.args[0] if exc.args else len(chunk)
-            rest = bytes(chunk[offset:]) + data[end:]
-            if self._upgrading:
-                self._upgrading = False
-                self._stopped = True
-                self._sink.on_upgrade(rest)
-                return
-            if self._stopped:
-                return
-            # Declined: serve it as plain HTTP. ``chunk`` ends with the head, so
-            # nothing of it is left; feed() goes on with the rest of ``data``.
-            self._parser = httptools.HttpRequestParser(self)
-            left = bytes(chunk[offset:])
-            if left:
-                self.feed(left)
-        elif not self._stopped:
-            self._stopped = True
-            # llhttp refuses a well-formed version it does not speak (HTTP/9.9) itself;
-            # h11 passes it on and build_head answers 505: answer the same here.
-            if exc.args and exc.args[0] == "Invalid HTTP version":
-                self._sink.on_error(505, "Unsupported HTTP version.")
-            else:
-                self._sink.on_error(400, _error_reason(exc))
+    def _upgrade(self, rest: bytes) -> None:
+        """The sink took the connection over at the last head: hand it the rest."""
+        self._upgrading = False
+        self._stopped = True
+        self._sink.on_upgrade(rest)
 
     def stop(self) -> None:
         self._stopped = True
-
-    # httptools callbacks (no on_message_begin: each head resets the state it used)
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        limit = self._limits.request_line
-        # The line is at least "METHOD SP target SP HTTP/x.y": refuse as soon as that
-        # passes the limit, as the h11 backend does, even if the line never ends.
-        if limit and len(self._url) + 13 > limit and not self._stopped:
-            if len(self._parser.get_method()) + len(self._url) + 10 > limit:
-                self._refuse(414, "Request line too long.")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        # llhttp keeps trailing whitespace, which is not part of the value (RFC 9110 §5.5)
-        value = value.rstrip(b" \t")
-        headers = self._headers
-        headers.append((name.lower(), value))
-        if len(name) + len(value) > self._field_size:
-            self._refuse(431, "Header field too large.")
-        elif len(headers) > self._fields:
-            self._refuse(431, "Too many header fields.")
 
     def _refuse(self, status: int, reason: str) -> None:
         if not self._stopped:
             self._stopped = True
             self._sink.on_error(status, reason)
 
-    def on_headers_complete(self) -> None:
-        if self._stopped:
+    def _head(
+        self,
+        head: bytes,
+        line_end: int,
+        upgrade: bool,
+        error: httptools.HttpParserError | None = None,
+    ) -> None:
+        """llhttp read ``head``, a request line at 0 and its fields through the empty
+        line: it accepted them (and stopped there for a protocol switch, if
+        ``upgrade``), or refused them with ``error``. A refusal of this backend or
+        of :func:`build_head` comes first: llhttp judges a head's framing fields only
+        once it has read them all, and refuses some heads there that build_head
+        answers with its own status (an unsupported Transfer-Encoding is a 501, not
+        a 400). Any earlier refusal of llhttp's stands."""
+        if error is not None and not _refused_at_end(head):
+            self._llhttp_refused(error)
             return
-        parser = self._parser
-        url = self._url
-        headers = self._headers
-        self._url = b""
-        self._headers = []
-        self._head_bytes = 0
-        if not self._at_head_end:  # llhttp ended a head where this backend did not
-            self._refuse(400, "Invalid line ending in request head.")
-            return
-        limit = self._limits.request_line
-        method = _method_name(parser.get_method())
-        if limit and len(method) + len(url) + 10 > limit:  # "METHOD SP target SP HTTP/1.1"
-            self._refuse(414, "Request line too long.")
-            return
-        version = parser.get_http_version()
-        line_size = self._line_size
-        if line_size >= 0:
-            self._line_size = -1
-            # "METHOD SP target SP HTTP/x.y" (or "METHOD SP target" for 0.9) is this
-            # long exactly when llhttp skipped no extra spaces (RFC 9112 §3).
-            if line_size != len(method) + len(url) + (1 if version == "0.9" else 10):
-                self._refuse(400, "Invalid request line.")
-                return
         try:
-            head = build_head(method, url, version, headers)
+            request = self._read_head(head, line_end)
         except HeadError as exc:
-            self._stopped = True
-            self._sink.on_error(exc.status, exc.reason)
+            self._refuse(exc.status, exc.reason)
             return
-        self._keep_alive = head.keep_alive
-        if head.chunked:
+        if error is not None:
+            self._llhttp_refused(error)
+            return
+        self._keep_alive = request.keep_alive
+        if request.chunked:
             self._mode = _CHUNKED
             self._chunked = ChunkedReader(self._sink, self._limits)
-        elif head.content_length:
-            # llhttp skips the body of any request it takes for an upgrade
-            self._mode = _RAW_BODY if parser.should_upgrade() else _BODY
-            self._body_left = head.content_length
-        if self._sink.on_head(head):
-            self._upgrading = True  # llhttp stops at the end of this request: see _parse()
+        elif request.content_length:
+            self._mode = _BODY
+            self._body_left = request.content_length
+        if upgrade or self._mode != _HEAD:
+            # llhttp waits for a body it will never see, or stopped at an upgrade:
+            # the next head gets a fresh parser
+            self._parser = _new_parser()
+        if self._sink.on_head(request):
+            self._upgrading = True
         elif self._mode == _HEAD and not self._stopped:
-            # No body: the request is complete with its head. (llhttp would say so
-            # in on_message_complete, a callback into Python per request; bodies
-            # never reach llhttp, so that callback has nothing else to report and
-            # the class has none.)
+            # No body: the request is complete with its head.
             self._message_complete()
 
-    def on_body(self, body: bytes) -> None:
-        if not self._stopped:
-            self._sink.on_body(body)
+    def _read_head(self, head: bytes, line_end: int) -> RequestHead:
+        parts = head[:line_end].split(b" ")
+        if len(parts) == 3:
+            method, target, protocol = parts
+            version = _VERSIONS.get(protocol)
+            if version is None:
+                if protocol[:5] != b"HTTP/":  # llhttp also reads RTSP/1.0
+                    raise HeadError(400, "Invalid request line.")
+                version = protocol[5:].decode("latin-1")
+        elif len(parts) == 2:  # "GET /": llhttp reads it as HTTP/0.9
+            method, target = parts
+            version = "0.9"
+        else:  # runs of spaces, which llhttp skips
+            raise HeadError(400, "Invalid request line.")
+        headers: list[tuple[bytes, bytes]] = []
+        if line_end + 4 != len(head):
+            fields = head[line_end + 2 : -4].split(b"\r\n")
+            if len(fields) > self._fields:
+                raise HeadError(431, "Too many header fields.")
+            field_size = self._field_size
+            for field in fields:
+                name, _, value = field.partition(b":")
+                # llhttp skips the whitespace before a value, not the one after
+                # (neither is part of it: RFC 9110 §5.5)
+                value = value.strip(b" \t")
+                if len(name) + len(value) > field_size:
+                    raise HeadError(431, "Header field too large.")
+                headers.append((name.lower(), value))
+        method_name = _METHODS.get(method)
+        if method_name is None:
+            raise HeadError(400, "Unknown request method.")
+        return build_head(method_name, target, version, headers)
 
     def _message_complete(self) -> None:
         self._mode = _HEAD
@@ -358,6 +378,16 @@ class HttpToolsBackend:
         if not self._keep_alive:
             self._stopped = True
         self._sink.on_end()
+
+
+def _refused_at_end(head: bytes) -> bool:
+    """Whether llhttp, which refused ``head``, accepts all of it but its final CRLF
+    (the error path only: it parses the head again)."""
+    try:
+        _new_parser().feed_data(head[:-2])
+    except httptools.HttpParserError:
+        return False
+    return True
 
 
 def _error_reason(exc: Exception) -> str:
