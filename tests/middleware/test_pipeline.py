@@ -24,6 +24,7 @@ OFF: dict[str, Any] = {
 
 def test_everything_off_leaves_nothing_in_the_pipeline() -> None:
     pipeline = build_pipeline(**OFF)
+    assert pipeline.prepare_forwarded is None
     assert pipeline.prepare_scope is None
     assert pipeline.admission is None
     assert pipeline.observers == ()
@@ -31,9 +32,12 @@ def test_everything_off_leaves_nothing_in_the_pipeline() -> None:
 
 def test_single_layer_is_used_directly() -> None:
     pipeline = build_pipeline(**{**OFF, "proxy_headers": True})
-    assert isinstance(pipeline.prepare_scope, ProxyHeaders)
+    # the proxy layer stands apart: the core calls it for heads with X-Forwarded-* only
+    assert isinstance(pipeline.prepare_forwarded, ProxyHeaders)
+    assert pipeline.prepare_scope is None
     pipeline = build_pipeline(**{**OFF, "root_path": "/r"})
     assert isinstance(pipeline.prepare_scope, RootPath)
+    assert pipeline.prepare_forwarded is None
 
 
 def test_access_log_and_admission_present_when_enabled() -> None:
@@ -44,6 +48,7 @@ def test_access_log_and_admission_present_when_enabled() -> None:
 
 def test_proxy_headers_run_before_root_path() -> None:
     pipeline = build_pipeline(**{**OFF, "proxy_headers": True, "root_path": "/r"})
+    assert pipeline.prepare_forwarded is not None
     assert pipeline.prepare_scope is not None
     scope: dict[str, Any] = {
         "type": "http",
@@ -55,6 +60,7 @@ def test_proxy_headers_run_before_root_path() -> None:
         "root_path": "",
         "headers": [(b"x-forwarded-for", b"192.0.2.1")],
     }
+    pipeline.prepare_forwarded(scope)  # in this order, as the connections call them
     pipeline.prepare_scope(scope)
     assert scope["client"] == ("192.0.2.1", 0)
     assert scope["path"] == "/r/x"

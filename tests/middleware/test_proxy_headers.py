@@ -41,6 +41,22 @@ def test_trusted_by_default_from_localhost(http_backend: str) -> None:
     assert data["scheme"] == "https"
 
 
+@pytest.mark.parametrize(
+    ("headers", "client", "scheme"),
+    [
+        ({"x-forwarded-proto": "https"}, "127.0.0.1", "https"),
+        ({"X-FORWARDED-FOR": "198.51.100.9"}, "198.51.100.9", "http"),
+        ({"X-Forwarded-Host": "example.org"}, "127.0.0.1", "http"),  # not one it reads
+    ],
+)
+def test_either_header_alone_is_read_in_any_case(
+    http_backend: str, headers: dict[str, str], client: str, scheme: str
+) -> None:
+    """The layer runs only for a head with one of its two fields; each alone counts."""
+    data = ask(headers, http=http_backend)
+    assert (data["client"][0], data["scheme"]) == (client, scheme)
+
+
 def test_untrusted_peer_is_ignored() -> None:
     data = ask(FORWARDED, forwarded_allow_ips="10.0.0.1")
     assert data["client"][0] == "127.0.0.1"

@@ -2,7 +2,9 @@
 
 ::
 
-    scope layers   proxy headers -> root path        (rewrite the scope in place)
+    scope layers   proxy headers -> root path        (rewrite the scope in place; the
+                                                      proxy layer only for a head that
+                                                      has X-Forwarded-* fields)
     admission      concurrency limit                 (503 before the app runs)
     headers        server, date, --header            (pre-encoded bytes, see ServerState)
     observers      access log (metrics later)        (one RequestRecord per finished request)
@@ -32,6 +34,10 @@ __all__ = ["Pipeline", "build_pipeline", "chain_scope_layers"]
 
 @dataclass(frozen=True)
 class Pipeline:
+    # ProxyHeaders reads nothing but X-Forwarded-For and X-Forwarded-Proto: the core
+    # calls it only for a request that has one (build_head notes it while it reads
+    # the head), so a request without pays nothing for it.
+    prepare_forwarded: ScopeLayer | None
     prepare_scope: ScopeLayer | None
     admission: Callable[[ServerState], bool] | None
     observers: tuple[Observer, ...]
@@ -63,8 +69,6 @@ def build_pipeline(
     extra_observers: Sequence[Observer] = (),
 ) -> Pipeline:
     layers: list[ScopeLayer] = []
-    if proxy_headers:
-        layers.append(ProxyHeaders(TrustedHosts(forwarded_allow_ips)))
     if root_path:
         layers.append(RootPath(root_path))
     observers: list[Observer] = []
@@ -73,6 +77,9 @@ def build_pipeline(
         observers.append(access_log_observer(compiled))
     observers.extend(extra_observers)
     return Pipeline(
+        prepare_forwarded=ProxyHeaders(TrustedHosts(forwarded_allow_ips))
+        if proxy_headers
+        else None,
         prepare_scope=chain_scope_layers(layers),
         admission=concurrency_admission(limit_concurrency) if limit_concurrency else None,
         observers=tuple(observers),

@@ -85,6 +85,7 @@ def compose(config: Config, loaded: Any) -> tuple[ServerContext, ASGI3Applicatio
         ),
         timeout_keep_alive=config.timeout_keep_alive,
         prepare_scope=pipeline.prepare_scope,
+        prepare_forwarded=pipeline.prepare_forwarded,
         admission=pipeline.admission,
         observers=pipeline.observers,
         on_rejected=on_rejected,

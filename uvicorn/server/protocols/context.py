@@ -64,6 +64,7 @@ class ServerContext:
         "log_trace",
         "observers",
         "on_rejected",
+        "prepare_forwarded",
         "prepare_scope",
         "reset_contextvars",
         "timeout_keep_alive",
@@ -87,6 +88,7 @@ class ServerContext:
         log_trace: bool,
         ws_factory: WebSocketFactory | None = None,
         ws: WebSocketSettings | None = None,
+        prepare_forwarded: ScopeLayer | None = None,
     ) -> None:
         self.app = app
         self.asgi_info = {"version": asgi_version, "spec_version": "2.4"}
@@ -94,6 +96,7 @@ class ServerContext:
         self.limits = limits
         self.timeout_keep_alive = timeout_keep_alive
         self.prepare_scope = prepare_scope
+        self.prepare_forwarded = prepare_forwarded  # for heads with X-Forwarded-* only
         self.admission = admission
         self.observers = observers
         self.finished: list[RequestRecord] = []  # this loop iteration's, for the observers

@@ -219,7 +219,10 @@ class HTTPConnection(asyncio.Protocol):
             cycle.keep_alive = False
         if ctx.observers:
             cycle.started_at = perf_counter()  # loop.time() is per-iteration on uvloop
-        self.parsing = cycle
+        if head.chunked or head.content_length:
+            self.parsing = cycle  # the backend's on_body and on_end are for it
+        else:
+            cycle.body_complete = True  # the whole request: no on_end follows
         if self.cycle is None:
             self.cycle = self.starting = cycle
         else:
@@ -450,6 +453,8 @@ class HTTPConnection(asyncio.Protocol):
             )
             self.cycle_complete(cycle)
             return
+        if cycle.head.forwarded and ctx.prepare_forwarded is not None:
+            ctx.prepare_forwarded(cycle.scope)
         if ctx.prepare_scope is not None:
             ctx.prepare_scope(cycle.scope)
         coro = cycle.run(ctx.app)

@@ -72,6 +72,7 @@ class RequestHead:
         "chunked",
         "content_length",
         "expect_continue",
+        "forwarded",
         "headers",
         "http_version",
         "keep_alive",
@@ -101,6 +102,7 @@ class RequestHead:
         self.upgrade: bytes | None = None
         self.content_length: int | None = None
         self.chunked = False
+        self.forwarded = False  # an X-Forwarded-For or X-Forwarded-Proto field is here
 
     @property
     def path(self) -> str:
@@ -152,7 +154,7 @@ def _parse_content_length(value: bytes) -> int:
 
 _HTTP_11 = "1.1"
 _HTTP_10 = "1.0"
-_HOST, _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _EXPECT, _UPGRADE = range(6)
+_HOST, _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _EXPECT, _UPGRADE, _FORWARDED = range(7)
 _SPECIAL = {
     b"host": _HOST,
     b"content-length": _CONTENT_LENGTH,
@@ -160,6 +162,9 @@ _SPECIAL = {
     b"transfer-encoding": _TRANSFER_ENCODING,
     b"expect": _EXPECT,
     b"upgrade": _UPGRADE,
+    # what the proxy-headers layer reads: it runs only for a head that has one
+    b"x-forwarded-for": _FORWARDED,
+    b"x-forwarded-proto": _FORWARDED,
 }
 
 
@@ -192,6 +197,7 @@ def build_head(
     expect: bytes | None = None
     upgrade: bytes | None = None
     hosts = 0
+    forwarded = False
     special = _SPECIAL
     for name, value in headers:
         kind = special.get(name)
@@ -212,8 +218,10 @@ def build_head(
                 transfer_encoding = value
         elif kind == _EXPECT:
             expect = value
-        else:
+        elif kind == _UPGRADE:
             upgrade = value
+        else:
+            forwarded = True
 
     if http_version == "1.1":
         if hosts != 1:
@@ -263,6 +271,8 @@ def build_head(
         head.content_length = content_length
     if chunked:
         head.chunked = True
+    if forwarded:
+        head.forwarded = True
     return head
 
 

@@ -283,6 +283,8 @@ class WebSocketConnection(asyncio.Protocol):
                 ctx.on_rejected("concurrency_limit")
             self._refuse(503, b"Service Unavailable", [_TEXT_PLAIN])
             return
+        if self.head.forwarded and ctx.prepare_forwarded is not None:
+            ctx.prepare_forwarded(scope)
         if ctx.prepare_scope is not None:
             ctx.prepare_scope(scope)
         coro = self._run()

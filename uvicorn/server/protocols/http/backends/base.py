@@ -18,7 +18,9 @@ class RequestSink(Protocol):
     """Implemented once, by ``HTTPConnection``."""
 
     def on_head(self, head: RequestHead) -> bool:
-        """A complete, validated request head; its body (if any) follows.
+        """A complete, validated request head; its body (if any) follows. A head
+        with neither ``chunked`` nor a non-zero ``content_length`` is the whole
+        request: no ``on_end`` follows it.
 
         Returns True to take over the connection (a protocol upgrade the sink
         accepts): the backend then parses nothing more and, once the request has
@@ -28,7 +30,8 @@ class RequestSink(Protocol):
         """A piece of the current request's body (never empty)."""
 
     def on_end(self) -> None:
-        """The current request is complete. The backend keeps parsing only if
+        """The current request's body is complete (only for a head that announced
+        one). After any request, the backend keeps parsing only if
         ``head.keep_alive`` was true; otherwise it ignores further bytes."""
 
     def on_upgrade(self, trailing: bytes) -> None:

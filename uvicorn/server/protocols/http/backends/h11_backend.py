@@ -38,6 +38,7 @@ class H11Backend:
     """
 
     __slots__ = (
+        "_body",
         "_chunked",
         "_conn",
         "_head",
@@ -59,6 +60,7 @@ class H11Backend:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_size)
         self._stopped = False
         self._keep_alive = True
+        self._body = False  # the current request's head announced a body
         self._upgrading = False  # the sink took the connection over at the last head
         self._head: bytes | None = b""  # bytes of the head being received; None in a body
         self._chunked: ChunkedReader | None = None  # reading a chunked body
@@ -150,6 +152,7 @@ class H11Backend:
                     sink.on_error(exc.status, exc.reason)
                     return
                 self._keep_alive = head.keep_alive
+                self._body = head.chunked or bool(head.content_length)
                 self._upgrading = sink.on_head(head)
                 if head.chunked and not self._stopped:
                     self._chunked = ChunkedReader(sink, self._limits)
@@ -186,7 +189,8 @@ class H11Backend:
 
     def _end(self, trailing: bytes) -> bytes | None:
         """The current request has ended with ``trailing`` after it: tell the sink
-        and set up for the next request. Returns the checked bytes of the next
+        (if it had a body: one without was complete at on_head) and set up for the
+        next request. Returns the checked bytes of the next
         head for the fresh h11 connection to parse, or None when there are none."""
         sink = self._sink
         if self._upgrading:
@@ -195,11 +199,13 @@ class H11Backend:
             return None
         if not self._keep_alive:
             self._stopped = True
-            sink.on_end()
+            if self._body:
+                sink.on_end()
             return None
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_size)
         self._head = b""
-        sink.on_end()
+        if self._body:
+            sink.on_end()
         if self._stopped or not trailing:
             return None
         return self._take_head(trailing)

@@ -335,9 +335,11 @@ class HttpToolsBackend:
             self._parser = _new_parser()
         if self._sink.on_head(request):
             self._upgrading = True
-        elif self._mode == _HEAD and not self._stopped:
-            # No body: the request is complete with its head.
-            self._message_complete()
+        elif self._mode == _HEAD:
+            # No body: the request was complete at on_head (no on_end for it)
+            self._line = b""
+            if not self._keep_alive:
+                self._stopped = True
 
     def _read_head(self, head: bytes, line_end: int) -> RequestHead:
         parts = head[:line_end].split(b" ")
