@@ -163,6 +163,61 @@ def test_content_length_computed_for_a_single_body_message(http_backend: str) ->
     assert response.raw_body == b"Hello, world!"
 
 
+@pytest.mark.parametrize(
+    ("declared", "body", "expected"),
+    [
+        ([b"5"], b"hello", 200),  # what frameworks send: the body's length, in digits
+        ([b"5", b"5"], b"hello", 200),  # repeated with the same value
+        ([b" 5 "], b"hello", 200),  # whitespace around it
+        ([b"3"], b"hello", "nothing"),  # longer: refused before a byte is written, closed
+        ([b"7"], b"hello", "cut"),  # shorter: what there is, then close
+        ([b"5", b"6"], b"hello", 500),
+        ([b"abc"], b"hello", 500),
+        ([b"-5"], b"hello", 500),
+        ([b"5\r\nx-evil: 1"], b"hello", 500),
+    ],
+)
+def test_declared_content_length_in_one_body_message(
+    http_backend: str, declared: list[bytes], body: bytes, expected: int | str
+) -> None:
+    """The whole body in one message with the app's own Content-Length (the fast
+    path's case): honoured when it is the body's length, never a second one added;
+    anything else is the same error as on the general path. The server keeps serving."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-length", value) for value in declared]
+        if scope["path"] == "/ok":
+            headers = []
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    with serve(app, http=http_backend) as running:
+        with RawClient(running.connect()) as raw:
+            raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
+            if expected == 200:
+                response = raw.read_response()
+                assert response.status == 200
+                assert len(response.get_all("content-length")) == len(declared)
+                assert response.body == body
+                assert raw.nothing_within(0.1)  # complete and still open
+            elif expected == "cut":
+                head = raw.read_head()
+                assert head.status == 200
+                assert raw.read_until_close() == body
+            elif expected == "nothing":
+                assert raw.read_until_close() == b""
+            else:
+                data = raw.read_until_close()
+                assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+                assert b"x-evil" not in data
+        assert fetch_ok(running)
+
+
+def fetch_ok(running: Any) -> bool:
+    response = httpx.get(running.url + "/ok", timeout=5)
+    return (response.status_code, response.content) == (200, b"hello")
+
+
 def test_declared_content_length_across_messages(http_backend: str) -> None:
     app = streaming(b"12345", b"67890", headers=[(b"content-length", b"10")])
     with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:

@@ -233,11 +233,18 @@ class RequestCycle(RequestRecord):
             more = message.get("more_body", False)
             headers = self.pending
             if headers is not None:
-                if self.plain and not more and not headers.special and len(body) < _LARGE_BODY:
-                    # The common response: whole body at once, nothing to negotiate.
-                    # One write, head and body, with a computed content-length.
+                size = len(body)
+                if (
+                    self.plain
+                    and not more
+                    and not headers.special
+                    and size < _LARGE_BODY
+                    and (headers.content_length is None or headers.content_length == size)
+                ):
+                    # The common response: whole body at once, nothing to negotiate
+                    # (a Content-Length the app declared, as frameworks do, is the
+                    # body's). One write, head and body.
                     self.pending = None
-                    size = len(body)
                     self.response_body_size = size
                     conn = self.conn
                     conn.write(
@@ -246,7 +253,9 @@ class RequestCycle(RequestRecord):
                                 self.status_line,
                                 conn.state.encoded_default_headers,
                                 headers.encoded,
-                                _LENGTH_LINES[size]
+                                b"\r\n"
+                                if headers.content_length is not None
+                                else _LENGTH_LINES[size]
                                 if size < _LENGTH_LINES_SIZE
                                 else b"content-length: %d\r\n\r\n" % size,
                                 body,

@@ -66,7 +66,8 @@ class ResponseHeaders:
         self.close = False
         self.has_server = False
         self.has_date = False
-        self.special = False  # any header above set: framing needs the general path
+        # a header above but content_length set: framing needs the general path
+        self.special = False
 
 
 _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _SERVER, _DATE = range(5)
@@ -128,8 +129,18 @@ def _encode_pair(result: ResponseHeaders, pair: Any) -> bytes:
         if len(_LINES) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
             _LINES[(name, value)] = line
         return line
-    # A name that lower-cases to one of _SPECIAL's is a token already.
-    result.special = True
+    # A name that lower-cases to one of _SPECIAL's is a token already. A declared
+    # Content-Length alone leaves the response on the fast path, which checks it.
+    if kind == _CONTENT_LENGTH and value.isdigit():
+        # The form frameworks send, all digits: nothing to strip, no byte to refuse
+        # (a value with anything else takes the checks below).
+        length = int(value)
+        if result.content_length is not None and result.content_length != length:
+            raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
+        result.content_length = length
+        return b"%b: %b\r\n" % (name, value)
+    if kind != _CONTENT_LENGTH:
+        result.special = True
     if kind == _TRANSFER_ENCODING:
         if value.strip().lower() != b"chunked":
             raise RuntimeError(
