@@ -66,7 +66,7 @@ class ResponseHeaders:
         self.close = False
         self.has_server = False
         self.has_date = False
-        # a header above but content_length set: framing needs the general path
+        # a header above other than content_length: framing needs the general path
         self.special = False
 
 
@@ -131,14 +131,6 @@ def _encode_pair(result: ResponseHeaders, pair: Any) -> bytes:
         return line
     # A name that lower-cases to one of _SPECIAL's is a token already. A declared
     # Content-Length alone leaves the response on the fast path, which checks it.
-    if kind == _CONTENT_LENGTH and value.isdigit():
-        # The form frameworks send, all digits: nothing to strip, no byte to refuse
-        # (a value with anything else takes the checks below).
-        length = int(value)
-        if result.content_length is not None and result.content_length != length:
-            raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
-        result.content_length = length
-        return b"%b: %b\r\n" % (name, value)
     if kind != _CONTENT_LENGTH:
         result.special = True
     if kind == _TRANSFER_ENCODING:
@@ -148,7 +140,8 @@ def _encode_pair(result: ResponseHeaders, pair: Any) -> bytes:
             )
         result.chunked = True
         return b""  # written by the framing code, once
-    if _has_bad_value_byte(value) is not None:
+    # all digits (the Content-Length frameworks send): no byte to refuse, no regex
+    if not value.isdigit() and _has_bad_value_byte(value) is not None:
         _explain((pair,))
     _note(result, kind, value)
     return b"%b: %b\r\n" % (name, value)
