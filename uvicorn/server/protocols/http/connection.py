@@ -192,7 +192,7 @@ class HTTPConnection(asyncio.Protocol):
             self.on_error(413, "Request body larger than --limit-request-body.")
             return False
         self.head_seen = False
-        if (head.chunked or head.content_length) and limits.body_timeout:
+        if head.has_body and limits.body_timeout:
             self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
         elif self.clock:
             self.clock = _CLOCK_NONE
@@ -219,7 +219,7 @@ class HTTPConnection(asyncio.Protocol):
             cycle.keep_alive = False
         if ctx.observers:
             cycle.started_at = perf_counter()  # loop.time() is per-iteration on uvloop
-        if head.chunked or head.content_length:
+        if head.has_body:
             self.parsing = cycle  # the backend's on_body and on_end are for it
         else:
             cycle.body_complete = True  # the whole request: no on_end follows

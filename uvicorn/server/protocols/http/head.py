@@ -73,6 +73,7 @@ class RequestHead:
         "content_length",
         "expect_continue",
         "forwarded",
+        "has_body",
         "headers",
         "http_version",
         "keep_alive",
@@ -102,6 +103,9 @@ class RequestHead:
         self.upgrade: bytes | None = None
         self.content_length: int | None = None
         self.chunked = False
+        # a body follows (chunked or a non-zero Content-Length); else the head is
+        # the whole request, and no on_end follows it (see RequestSink)
+        self.has_body = False
         self.forwarded = False  # an X-Forwarded-For or X-Forwarded-Proto field is here
 
     @property
@@ -269,8 +273,11 @@ def build_head(
         head.upgrade = upgrade.lower()
     if content_length is not None:
         head.content_length = content_length
+        if content_length:
+            head.has_body = True
     if chunked:
         head.chunked = True
+        head.has_body = True
     if forwarded:
         head.forwarded = True
     return head

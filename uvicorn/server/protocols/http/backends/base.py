@@ -19,8 +19,7 @@ class RequestSink(Protocol):
 
     def on_head(self, head: RequestHead) -> bool:
         """A complete, validated request head; its body (if any) follows. A head
-        with neither ``chunked`` nor a non-zero ``content_length`` is the whole
-        request: no ``on_end`` follows it.
+        without ``has_body`` is the whole request: no ``on_end`` follows it.
 
         Returns True to take over the connection (a protocol upgrade the sink
         accepts): the backend then parses nothing more and, once the request has

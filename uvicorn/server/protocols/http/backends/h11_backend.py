@@ -152,7 +152,7 @@ class H11Backend:
                     sink.on_error(exc.status, exc.reason)
                     return
                 self._keep_alive = head.keep_alive
-                self._body = head.chunked or bool(head.content_length)
+                self._body = head.has_body
                 self._upgrading = sink.on_head(head)
                 if head.chunked and not self._stopped:
                     self._chunked = ChunkedReader(sink, self._limits)
