@@ -85,6 +85,7 @@ class RequestCycle(RequestRecord):
         "buffered",
         "conn",
         "content_remaining",
+        "declared_length",
         "disconnected",
         "expect_continue",
         "framing",
@@ -93,6 +94,7 @@ class RequestCycle(RequestRecord):
         "no_body",
         "pending",
         "plain",
+        "special",
         "state",
         "status_line",
         "task",
@@ -118,7 +120,8 @@ class RequestCycle(RequestRecord):
         self.status = 0
         self.response_body_size = 0
         self.response_headers: Any = ()
-        self.pending: ResponseHeaders | None = None
+        # the encoded header block of a response whose head is not written yet
+        self.pending: bytes | None = None
         self.framing = _FRAME_LENGTH
         self.content_remaining = -1
         self.no_body = head.method == "HEAD"
@@ -231,15 +234,14 @@ class RequestCycle(RequestRecord):
                 return
             body = message.get("body", b"")
             more = message.get("more_body", False)
-            headers = self.pending
-            if headers is not None:
+            encoded = self.pending
+            if encoded is not None:
                 size = len(body)
                 if (
                     self.plain
                     and not more
-                    and not headers.special
                     and size < _LARGE_BODY
-                    and (headers.content_length is None or headers.content_length == size)
+                    and (self.declared_length is None or self.declared_length == size)
                 ):
                     # The common response: whole body at once, nothing to negotiate
                     # (a Content-Length the app declared, as frameworks do, is the
@@ -252,9 +254,9 @@ class RequestCycle(RequestRecord):
                             (
                                 self.status_line,
                                 conn.state.encoded_default_headers,
-                                headers.encoded,
+                                encoded,
                                 b"\r\n"
-                                if headers.content_length is not None
+                                if self.declared_length is not None
                                 else _LENGTH_LINES[size]
                                 if size < _LENGTH_LINES_SIZE
                                 else b"content-length: %d\r\n\r\n" % size,
@@ -307,10 +309,14 @@ class RequestCycle(RequestRecord):
     def _start(self, message: Message) -> None:
         status = message["status"]
         self.response_headers = raw_headers = message.get("headers", ())
-        headers = encode_headers(raw_headers)
+        # noted by encode_headers: the app's Content-Length, and anything else that
+        # matters for framing (None, and no object made, for most header lists)
+        self.declared_length: int | None = None
+        self.special: ResponseHeaders | None = None
+        encoded = encode_headers(self, raw_headers)
         self.status_line = status_line(status)  # validates the status before anything is written
         self.status = status
-        self.pending = headers
+        self.pending = encoded
         if self.keep_alive and not self.body_complete:
             # The app answers before the body is in: unless the rest is small enough
             # to read and drop afterwards, this is the connection's last response.
@@ -324,7 +330,8 @@ class RequestCycle(RequestRecord):
         self.state = _BODY
         trailers = self.trailers = bool(message.get("trailers", False))
         self.plain = (
-            not trailers
+            self.special is None  # no header that needs the general path
+            and not trailers
             and self.keep_alive
             and not self.no_body
             and status >= 200
@@ -333,10 +340,15 @@ class RequestCycle(RequestRecord):
             and self.head.http_version == "1.1"
         )
 
-    def _head(self, headers: ResponseHeaders, framing_line: bytes) -> bytes:
-        conn = self.conn
-        defaults = conn.default_headers(headers.has_server, headers.has_date)
-        if headers.close:
+    def _head(self, encoded: bytes, framing_line: bytes) -> bytes:
+        special = self.special
+        if special is None:
+            defaults = self.conn.state.encoded_default_headers
+            app_closes = False
+        else:
+            defaults = self.conn.default_headers(special.has_server, special.has_date)
+            app_closes = special.close
+        if app_closes:
             self.keep_alive = False
             connection = b""  # the app's own header already says it
         elif not self.keep_alive:
@@ -345,45 +357,46 @@ class RequestCycle(RequestRecord):
             connection = b"connection: keep-alive\r\n"
         else:
             connection = b""
-        return b"".join(
-            (self.status_line, defaults, headers.encoded, framing_line, connection, b"\r\n")
-        )
+        return b"".join((self.status_line, defaults, encoded, framing_line, connection, b"\r\n"))
 
     def _write_first(self, body: bytes, more: bool) -> None:
-        headers = self.pending
-        assert headers is not None
+        encoded = self.pending
+        assert encoded is not None
         self.pending = None
+        special = self.special
+        chunked = special is not None and special.chunked
         status = self.status
         if self.no_body or status < 200 or status == 204 or status == 304:
             self.framing = _FRAME_NONE
-            if headers.chunked and not self.no_body:
-                headers.chunked = False
             framing_line = b""
-            if self.no_body and headers.content_length is None and not more and not headers.chunked:
-                framing_line = b"content-length: %d\r\n" % len(body)
-            elif headers.chunked:
-                framing_line = b"transfer-encoding: chunked\r\n"
-            self.conn.write(self._head(headers, framing_line))
+            if self.no_body:
+                # HEAD: the headers a GET would get, no body
+                if self.declared_length is None and not more and not chunked:
+                    framing_line = b"content-length: %d\r\n" % len(body)
+                elif chunked:
+                    framing_line = b"transfer-encoding: chunked\r\n"
+            self.conn.write(self._head(encoded, framing_line))
             return
-        if headers.content_length is not None:
+        declared = self.declared_length
+        if declared is not None:
             self.framing = _FRAME_LENGTH
-            self.content_remaining = headers.content_length
-            head = self._head(headers, b"")
+            self.content_remaining = declared
+            head = self._head(encoded, b"")
             self._write_with_head(head, body, counted=True)
             return
-        if not more and not headers.chunked and not self.trailers:
+        if not more and not chunked and not self.trailers:
             self.framing = _FRAME_LENGTH
             self.content_remaining = len(body)
-            head = self._head(headers, b"content-length: %d\r\n" % len(body))
+            head = self._head(encoded, b"content-length: %d\r\n" % len(body))
             self._write_with_head(head, body, counted=True)
             return
         if self.head.http_version == "1.0":
             self.framing = _FRAME_CLOSE
             self.keep_alive = False
-            self._write_with_head(self._head(headers, b""), body, counted=False)
+            self._write_with_head(self._head(encoded, b""), body, counted=False)
             return
         self.framing = _FRAME_CHUNKED
-        head = self._head(headers, b"transfer-encoding: chunked\r\n")
+        head = self._head(encoded, b"transfer-encoding: chunked\r\n")
         self.response_body_size += len(body)
         if len(body) < _LARGE_BODY:
             self.conn.write(head + encode_chunk(body) if body else head)
@@ -446,11 +459,12 @@ class RequestCycle(RequestRecord):
         path = message["path"]
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
-            headers = self.pending
-            if headers is not None and headers.content_length is None and not headers.chunked:
-                headers.encoded += b"content-length: %d\r\n" % size
-                headers.content_length = size
-            if self.pending is not None:
+            encoded = self.pending
+            if encoded is not None:
+                special = self.special
+                if self.declared_length is None and (special is None or not special.chunked):
+                    self.pending = encoded + b"content-length: %d\r\n" % size
+                    self.declared_length = size
                 self._write_first(b"", True)
             if self.framing == _FRAME_NONE or self.disconnected:
                 self._finish_body()

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "CONTINUE",
     "STATUS_LINES",
+    "HeaderFacts",
     "ResponseHeaders",
     "encode_chunk",
     "encode_headers",
@@ -47,27 +48,34 @@ def status_line(status: int) -> bytes:
 
 
 class ResponseHeaders:
-    """What the app's header list says about framing, and its encoded bytes."""
+    """What an app's header list says beyond its encoded bytes and Content-Length:
+    made only for a list with a Connection, Transfer-Encoding, Server or Date
+    header, which take a response off the one-write path (most lists have none,
+    and then no object is made)."""
 
-    __slots__ = (
-        "chunked",
-        "close",
-        "content_length",
-        "encoded",
-        "has_date",
-        "has_server",
-        "special",
-    )
+    __slots__ = ("chunked", "close", "has_date", "has_server")
 
     def __init__(self) -> None:
-        self.encoded = b""
-        self.content_length: int | None = None
         self.chunked = False
         self.close = False
         self.has_server = False
         self.has_date = False
-        # a header above other than content_length: framing needs the general path
-        self.special = False
+
+
+class HeaderFacts(Protocol):
+    """Where :func:`encode_headers` notes what it found (a response's cycle): both
+    set to None before the call."""
+
+    declared_length: int | None
+    special: ResponseHeaders | None
+
+
+class _Facts:
+    __slots__ = ("declared_length", "special")
+
+    def __init__(self) -> None:
+        self.declared_length: int | None = None
+        self.special: ResponseHeaders | None = None
 
 
 _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _SERVER, _DATE = range(5)
@@ -88,13 +96,13 @@ _LINES: dict[tuple[bytes, bytes], bytes] = {}
 _LINES_MAX = 512
 
 
-def encode_headers(headers: Any) -> ResponseHeaders:
-    """Validate and encode the app's headers (an iterable of byte pairs).
+def encode_headers(facts: HeaderFacts, headers: Any) -> bytes:
+    """Validate and encode the app's headers (an iterable of byte pairs); a
+    Content-Length and the headers of :class:`ResponseHeaders` are noted on ``facts``.
 
     Raises RuntimeError on anything that could split the response or break its
     framing; the cycle turns that into a 500 and a logged traceback.
     """
-    result = ResponseHeaders()
     parts: list[bytes] = []
     lines = _LINES
     try:
@@ -104,18 +112,18 @@ def encode_headers(headers: Any) -> ResponseHeaders:
             except TypeError:  # a list pair is valid ASGI, but not a dict key
                 line = None
             if line is None:
-                line = _encode_pair(result, pair)
+                line = _encode_pair(facts, pair)
             parts.append(line)
     except (TypeError, AttributeError, ValueError):
         _explain(headers)
         raise
-    if result.chunked and result.content_length is not None:
+    special = facts.special
+    if special is not None and special.chunked and facts.declared_length is not None:
         raise RuntimeError("Response has both Content-Length and Transfer-Encoding headers.")
-    result.encoded = b"".join(parts)
-    return result
+    return b"".join(parts)
 
 
-def _encode_pair(result: ResponseHeaders, pair: Any) -> bytes:
+def _encode_pair(facts: HeaderFacts, pair: Any) -> bytes:
     """One header the cache did not know: checked, noted, encoded (b"" for a
     Transfer-Encoding, which the framing code writes itself)."""
     name, value = pair
@@ -129,37 +137,36 @@ def _encode_pair(result: ResponseHeaders, pair: Any) -> bytes:
         if len(_LINES) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
             _LINES[(name, value)] = line
         return line
-    # A name that lower-cases to one of _SPECIAL's is a token already. A declared
-    # Content-Length alone leaves the response on the fast path, which checks it.
-    if kind != _CONTENT_LENGTH:
-        result.special = True
+    # A name that lower-cases to one of _SPECIAL's is a token already.
+    if kind == _CONTENT_LENGTH:
+        # all digits (what frameworks send): no byte to refuse, no regex
+        if not value.isdigit() and _has_bad_value_byte(value) is not None:
+            _explain((pair,))
+        length = int(value) if value.strip().isdigit() else -1
+        if length < 0 or (facts.declared_length is not None and facts.declared_length != length):
+            raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
+        facts.declared_length = length
+        return b"%b: %b\r\n" % (name, value)
+    special = facts.special
+    if special is None:
+        special = facts.special = ResponseHeaders()
     if kind == _TRANSFER_ENCODING:
         if value.strip().lower() != b"chunked":
             raise RuntimeError(
                 f"Unsupported Transfer-Encoding {value!r} in response; only chunked is implemented."
             )
-        result.chunked = True
+        special.chunked = True
         return b""  # written by the framing code, once
-    # all digits (the Content-Length frameworks send): no byte to refuse, no regex
-    if not value.isdigit() and _has_bad_value_byte(value) is not None:
+    if _has_bad_value_byte(value) is not None:
         _explain((pair,))
-    _note(result, kind, value)
-    return b"%b: %b\r\n" % (name, value)
-
-
-def _note(result: ResponseHeaders, kind: int, value: bytes) -> None:
-    if kind == _CONTENT_LENGTH:
-        length = int(value) if value.strip().isdigit() else -1
-        if length < 0 or (result.content_length is not None and result.content_length != length):
-            raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
-        result.content_length = length
-    elif kind == _CONNECTION:
+    if kind == _CONNECTION:
         if b"close" in value.lower():
-            result.close = True
+            special.close = True
     elif kind == _SERVER:
-        result.has_server = True
+        special.has_server = True
     else:
-        result.has_date = True
+        special.has_date = True
+    return b"%b: %b\r\n" % (name, value)
 
 
 def _explain(headers: Any) -> None:
@@ -187,8 +194,7 @@ def encode_chunk(data: bytes) -> bytes:
 
 
 def encode_trailers(headers: Any) -> bytes:
-    encoded = encode_headers(headers)
-    return b"0\r\n" + encoded.encoded + b"\r\n"
+    return b"0\r\n" + encode_headers(_Facts(), headers) + b"\r\n"
 
 
 def error_response(status: int, message: str, default_headers: bytes) -> bytes:
