@@ -402,7 +402,13 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self.read_paused:
             self._resume_reading()
-        self._go_idle()
+        # _go_idle, inlined: the keep-alive clock after every response
+        deadline = self.loop.time() + self.ctx.timeout_keep_alive
+        if self.timer is None or deadline < self.timer_at:
+            self._set_clock(_CLOCK_IDLE, deadline)
+        else:  # the armed timer fires first and re-arms itself (see _set_clock)
+            self.clock = _CLOCK_IDLE
+            self.deadline = deadline
 
     def abort_cycle(self, cycle: RequestCycle) -> None:
         """A response broke off half-way: the only honest signal left is a close."""

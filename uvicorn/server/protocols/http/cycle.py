@@ -25,6 +25,7 @@ from uvicorn._types import RequestRecord
 from uvicorn.server.protocols.http.framing import (
     CONTINUE,
     LAST_CHUNK,
+    STATUS_LINES,
     encode_chunk,
     encode_headers,
     encode_trailers,
@@ -102,7 +103,21 @@ class RequestCycle(RequestRecord):
         "waiter",
     )
 
+    # set by _start when the response starts (framing and content_remaining by
+    # _write_first, when its head is written)
+    pending: bytes | None  # the encoded header block, until the head is written
+    plain: bool
+    trailers: bool
+    status_line: bytes
+    declared_length: int | None
+    special: ResponseHeaders | None
+    framing: int
+    content_remaining: int
+
     def __init__(self, conn: HTTPConnection, head: RequestHead, scope: Scope) -> None:
+        # Only what is read before the response starts; _start sets the response's
+        # fields, _write_first its framing, and the connection the times, only
+        # when an observer reads them (one of these is made per request).
         self.conn = conn
         self.head = head
         self.scope = scope
@@ -120,16 +135,7 @@ class RequestCycle(RequestRecord):
         self.status = 0
         self.response_body_size = 0
         self.response_headers: Any = ()
-        # the encoded header block of a response whose head is not written yet
-        self.pending: bytes | None = None
-        self.framing = _FRAME_LENGTH
-        self.content_remaining = -1
         self.no_body = head.method == "HEAD"
-        self.started_at = 0.0
-        self.finished_at = 0.0
-        self.trailers = False
-        self.plain = False  # set at response start: eligible for the one-write fast path
-        self.status_line = b""
 
     # fed by the connection ------------------------------------------------
 
@@ -249,22 +255,26 @@ class RequestCycle(RequestRecord):
                     self.pending = None
                     self.response_body_size = size
                     conn = self.conn
-                    conn.write(
-                        b"".join(
-                            (
-                                self.status_line,
-                                conn.state.encoded_default_headers,
-                                encoded,
-                                b"\r\n"
-                                if self.declared_length is not None
-                                else _LENGTH_LINES[size]
-                                if size < _LENGTH_LINES_SIZE
-                                else b"content-length: %d\r\n\r\n" % size,
-                                body,
+                    if not conn.closed:  # conn.write and _complete, inlined
+                        conn.transport.write(
+                            b"".join(
+                                (
+                                    self.status_line,
+                                    conn.state.encoded_default_headers,
+                                    encoded,
+                                    b"\r\n"
+                                    if self.declared_length is not None
+                                    else _LENGTH_LINES[size]
+                                    if size < _LENGTH_LINES_SIZE
+                                    else b"content-length: %d\r\n\r\n" % size,
+                                    body,
+                                )
                             )
                         )
-                    )
-                    self._complete()
+                    self.state = _DONE
+                    if self.waiter is not None:
+                        self._wake()
+                    conn.cycle_complete(self)
                     if conn.flow.paused:
                         await conn.drain()
                     return
@@ -311,10 +321,12 @@ class RequestCycle(RequestRecord):
         self.response_headers = raw_headers = message.get("headers", ())
         # noted by encode_headers: the app's Content-Length, and anything else that
         # matters for framing (None, and no object made, for most header lists)
-        self.declared_length: int | None = None
-        self.special: ResponseHeaders | None = None
+        self.declared_length = None
+        self.special = None
         encoded = encode_headers(self, raw_headers)
-        self.status_line = status_line(status)  # validates the status before anything is written
+        line = STATUS_LINES.get(status)
+        # status_line validates a status not in the table before anything is written
+        self.status_line = status_line(status) if line is None else line
         self.status = status
         self.pending = encoded
         if self.keep_alive and not self.body_complete:
@@ -328,7 +340,8 @@ class RequestCycle(RequestRecord):
                 self.keep_alive = False
         self.expect_continue = False
         self.state = _BODY
-        trailers = self.trailers = bool(message.get("trailers", False))
+        trailers = self.trailers = message.get("trailers", False)
+        # eligible for the one-write fast path
         self.plain = (
             self.special is None  # no header that needs the general path
             and not trailers

@@ -78,11 +78,14 @@ class RequestHead:
         "http_version",
         "keep_alive",
         "method",
+        "path",
         "query_string",
         "raw_path",
         "target",
         "upgrade",
     )
+
+    path: str  # the percent-decoded path of an ASGI scope: set by build_head
 
     def __init__(
         self,
@@ -107,14 +110,6 @@ class RequestHead:
         # the whole request, and no on_end follows it (see RequestSink)
         self.has_body = False
         self.forwarded = False  # an X-Forwarded-For or X-Forwarded-Proto field is here
-
-    @property
-    def path(self) -> str:
-        """The percent-decoded path of an ASGI scope (``raw_path`` keeps the bytes)."""
-        raw_path = self.raw_path
-        if 37 in raw_path:  # b"%": an int test skips the buffer protocol
-            return unquote(raw_path.decode("latin-1"))
-        return raw_path.decode("latin-1")
 
 
 def split_target(target: bytes) -> tuple[bytes, bytes]:
@@ -261,8 +256,14 @@ def build_head(
     first = target[:1]
     # A bare origin-form path, the common case, is its own raw_path (the int tests
     # for b"?" and b"#" cost a tenth of bytes-in-bytes ones).
+    raw_path = target
     if first != b"/" or 63 in target or 35 in target:
-        head.raw_path, head.query_string = split_target(target)
+        raw_path, head.query_string = split_target(target)
+        head.raw_path = raw_path
+    # the percent-decoded path of an ASGI scope (raw_path keeps the bytes); the int
+    # test for b"%" skips the buffer protocol
+    path = raw_path.decode("latin-1")
+    head.path = unquote(path) if 37 in raw_path else path
     if (
         expect is not None
         and http_version == "1.1"

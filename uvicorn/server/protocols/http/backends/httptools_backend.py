@@ -28,7 +28,6 @@ from uvicorn.server.protocols.http.head import KNOWN_METHODS, HeadError, build_h
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.backends.base import RequestSink
-    from uvicorn.server.protocols.http.head import RequestHead
     from uvicorn.server.protocols.http.limits import Limits
 
 __all__ = ["HttpToolsBackend"]
@@ -315,7 +314,38 @@ class HttpToolsBackend:
             self._llhttp_refused(error)
             return
         try:
-            request = self._read_head(head, line_end)
+            # the request line and fields, split from the bytes llhttp checked
+            parts = head[:line_end].split(b" ")
+            if len(parts) == 3:
+                method, target, protocol = parts
+                version = _VERSIONS.get(protocol)
+                if version is None:
+                    if protocol[:5] != b"HTTP/":  # llhttp also reads RTSP/1.0
+                        raise HeadError(400, "Invalid request line.")
+                    version = protocol[5:].decode("latin-1")
+            elif len(parts) == 2:  # "GET /": llhttp reads it as HTTP/0.9
+                method, target = parts
+                version = "0.9"
+            else:  # runs of spaces, which llhttp skips
+                raise HeadError(400, "Invalid request line.")
+            headers: list[tuple[bytes, bytes]] = []
+            if line_end + 4 != len(head):
+                fields = head[line_end + 2 : -4].split(b"\r\n")
+                if len(fields) > self._fields:
+                    raise HeadError(431, "Too many header fields.")
+                field_size = self._field_size
+                for field in fields:
+                    name, _, value = field.partition(b":")
+                    # llhttp skips the whitespace before a value, not the one after
+                    # (neither is part of it: RFC 9110 §5.5)
+                    value = value.strip(b" \t")
+                    if len(name) + len(value) > field_size:
+                        raise HeadError(431, "Header field too large.")
+                    headers.append((name.lower(), value))
+            method_name = _METHODS.get(method)
+            if method_name is None:
+                raise HeadError(400, "Unknown request method.")
+            request = build_head(method_name, target, version, headers)
         except HeadError as exc:
             self._refuse(exc.status, exc.reason)
             return
@@ -340,39 +370,6 @@ class HttpToolsBackend:
             self._line = b""
             if not self._keep_alive:
                 self._stopped = True
-
-    def _read_head(self, head: bytes, line_end: int) -> RequestHead:
-        parts = head[:line_end].split(b" ")
-        if len(parts) == 3:
-            method, target, protocol = parts
-            version = _VERSIONS.get(protocol)
-            if version is None:
-                if protocol[:5] != b"HTTP/":  # llhttp also reads RTSP/1.0
-                    raise HeadError(400, "Invalid request line.")
-                version = protocol[5:].decode("latin-1")
-        elif len(parts) == 2:  # "GET /": llhttp reads it as HTTP/0.9
-            method, target = parts
-            version = "0.9"
-        else:  # runs of spaces, which llhttp skips
-            raise HeadError(400, "Invalid request line.")
-        headers: list[tuple[bytes, bytes]] = []
-        if line_end + 4 != len(head):
-            fields = head[line_end + 2 : -4].split(b"\r\n")
-            if len(fields) > self._fields:
-                raise HeadError(431, "Too many header fields.")
-            field_size = self._field_size
-            for field in fields:
-                name, _, value = field.partition(b":")
-                # llhttp skips the whitespace before a value, not the one after
-                # (neither is part of it: RFC 9110 §5.5)
-                value = value.strip(b" \t")
-                if len(name) + len(value) > field_size:
-                    raise HeadError(431, "Header field too large.")
-                headers.append((name.lower(), value))
-        method_name = _METHODS.get(method)
-        if method_name is None:
-            raise HeadError(400, "Unknown request method.")
-        return build_head(method_name, target, version, headers)
 
     def _message_complete(self) -> None:
         self._mode = _HEAD
