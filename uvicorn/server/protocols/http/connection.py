@@ -198,7 +198,8 @@ class HTTPConnection(asyncio.Protocol):
     def on_head(self, head: RequestHead) -> bool:
         ctx = self.ctx
         if (
-            head.upgrade == b"websocket"
+            head.upgrade is not None
+            and head.upgrade == b"websocket"
             and ctx.ws_factory is not None
             and self.cycle is None
             and head.method == "GET"
