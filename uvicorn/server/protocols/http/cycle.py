@@ -103,7 +103,7 @@ class RequestCycle(RequestRecord):
         "waiter",
     )
 
-    # set by _start when the response starts (framing and content_remaining by
+    # set by send at http.response.start (framing and content_remaining by
     # _write_first, when its head is written)
     pending: bytes | None  # the encoded header block, until the head is written
     plain: bool
@@ -115,7 +115,7 @@ class RequestCycle(RequestRecord):
     content_remaining: int
 
     def __init__(self, conn: HTTPConnection, head: RequestHead, scope: Scope) -> None:
-        # Only what is read before the response starts; _start sets the response's
+        # Only what is read before the response starts; send sets the response's
         # fields, _write_first its framing, and the connection the times, only
         # when an observer reads them (one of these is made per request).
         self.conn = conn
@@ -290,7 +290,42 @@ class RequestCycle(RequestRecord):
                 raise RuntimeError(
                     f"Expected ASGI message 'http.response.start', but got '{mtype}'."
                 )
-            self._start(message)
+            # The response starts (inlined: a call costs 400+ instructions on 3.11).
+            status = message["status"]
+            self.response_headers = raw_headers = message.get("headers", ())
+            # noted by encode_headers: the app's Content-Length, and anything else that
+            # matters for framing (None, and no object made, for most header lists)
+            self.declared_length = None
+            self.special = None
+            encoded = encode_headers(self, raw_headers)
+            line = STATUS_LINES.get(status)
+            # status_line validates a status not in the table before anything is written
+            self.status_line = status_line(status) if line is None else line
+            self.status = status
+            self.pending = encoded
+            if self.keep_alive and not self.body_complete:
+                # The app answers before the body is in: unless the rest is small enough
+                # to read and drop afterwards, this is the connection's last response.
+                # A client still waiting for 100 Continue may never send its body.
+                remaining = self.head.content_length
+                if self.expect_continue or (
+                    remaining is not None and remaining - self.request_body_size > DISCARD_LIMIT
+                ):
+                    self.keep_alive = False
+            self.expect_continue = False
+            self.state = _BODY
+            trailers = self.trailers = message.get("trailers", False)
+            # eligible for the one-write fast path
+            self.plain = (
+                self.special is None  # no header that needs the general path
+                and not trailers
+                and self.keep_alive
+                and not self.no_body
+                and status >= 200
+                and status != 204
+                and status != 304
+                and self.head.http_version == "1.1"
+            )
         elif state is _BODY and mtype == "http.response.pathsend":
             await self._pathsend(message)
         elif state is _TRAILERS:
@@ -315,43 +350,6 @@ class RequestCycle(RequestRecord):
             raise RuntimeError(f"Expected ASGI message 'http.response.body', but got '{mtype}'.")
 
     # response internals -------------------------------------------------------
-
-    def _start(self, message: Message) -> None:
-        status = message["status"]
-        self.response_headers = raw_headers = message.get("headers", ())
-        # noted by encode_headers: the app's Content-Length, and anything else that
-        # matters for framing (None, and no object made, for most header lists)
-        self.declared_length = None
-        self.special = None
-        encoded = encode_headers(self, raw_headers)
-        line = STATUS_LINES.get(status)
-        # status_line validates a status not in the table before anything is written
-        self.status_line = status_line(status) if line is None else line
-        self.status = status
-        self.pending = encoded
-        if self.keep_alive and not self.body_complete:
-            # The app answers before the body is in: unless the rest is small enough
-            # to read and drop afterwards, this is the connection's last response.
-            # A client still waiting for 100 Continue may never send its body.
-            remaining = self.head.content_length
-            if self.expect_continue or (
-                remaining is not None and remaining - self.request_body_size > DISCARD_LIMIT
-            ):
-                self.keep_alive = False
-        self.expect_continue = False
-        self.state = _BODY
-        trailers = self.trailers = message.get("trailers", False)
-        # eligible for the one-write fast path
-        self.plain = (
-            self.special is None  # no header that needs the general path
-            and not trailers
-            and self.keep_alive
-            and not self.no_body
-            and status >= 200
-            and status != 204
-            and status != 304
-            and self.head.http_version == "1.1"
-        )
 
     def _head(self, encoded: bytes, framing_line: bytes) -> bytes:
         special = self.special

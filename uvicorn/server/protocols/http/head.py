@@ -81,7 +81,6 @@ class RequestHead:
         "path",
         "query_string",
         "raw_path",
-        "target",
         "upgrade",
     )
 
@@ -96,8 +95,7 @@ class RequestHead:
         keep_alive: bool,
     ) -> None:
         self.method = method
-        self.target = target
-        self.raw_path = target
+        self.raw_path = target  # build_head splits a target that is more than a path
         self.query_string = b""
         self.http_version = http_version
         self.headers = headers
