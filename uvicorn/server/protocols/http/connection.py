@@ -235,8 +235,6 @@ class HTTPConnection(asyncio.Protocol):
             cycle.started_at = perf_counter()  # loop.time() is per-iteration on uvloop
         if head.has_body:
             self.parsing = cycle  # the backend's on_body and on_end are for it
-        else:
-            cycle.body_complete = True  # the whole request: no on_end follows
         if self.cycle is None:
             self.cycle = self.starting = cycle
         else:

@@ -127,7 +127,8 @@ class RequestCycle(RequestRecord):
         self.body: list[bytes] | None = None  # made by the first chunk: most requests have none
         self.buffered = 0
         self.request_body_size = 0
-        self.body_complete = False
+        # a head with no body is the whole request: no on_end follows (RequestSink)
+        self.body_complete = not head.has_body
         self.body_delivered = False
         self.disconnected = False
         self.waiter: asyncio.Future[None] | None = None
