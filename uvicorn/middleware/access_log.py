@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 from uvicorn.observability.access_format import (
     FRACTIONS,
     NUMBERS,
+    PLAIN_PATHS,
     CompiledFormat,
     is_plain_path,
     request_target,
@@ -152,12 +153,16 @@ class AccessLog:
         status_texts = self.status_texts
         bold, plain = ("\x1b[1m", "\x1b[0m") if self.use_colors else ("", "")
         clients = self.clients
+        plain_paths = PLAIN_PATHS
         lines = []
         for record in records:
             scope = record.scope
             client = scope.get("client")
             client_addr = (clients.get(client) or self._new_client(client))[0]
-            target = request_target(scope["path"], scope["query_string"])
+            path = scope["path"]
+            query = scope["query_string"]
+            # the usual request, a plain path seen before, is its own log target
+            target = path if not query and plain_paths.get(path) else request_target(path, query)
             status = record.status
             status_text = status_texts.get(status) or f"{status} "
             lines.append(
@@ -186,6 +191,7 @@ class AccessLog:
         render = self.access_format.render if self.access_format is not None else None
         clients = self.clients
         agents = self.agents
+        plain_paths = PLAIN_PATHS
         lines = []
         for record in records:
             scope = record.scope
@@ -197,7 +203,7 @@ class AccessLog:
             code = NUMBERS[status] if status < 1000 else str(status)
             path = scope["path"]
             query = scope["query_string"]
-            if not query and is_plain_path(path):
+            if not query and (plain_paths.get(path) or is_plain_path(path)):
                 # the usual request: the path is its own log target, nothing to escape
                 target = path
                 path_json = path

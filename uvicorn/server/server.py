@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine, Generator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from uvicorn.server.allocator import tune_allocator
 from uvicorn.server.protocols.context import ServerState
 from uvicorn.server.protocols.http.connection import HTTPConnection
 from uvicorn.server.protocols.websocket.connection import WebSocketConnection
@@ -114,6 +115,7 @@ class Server:
         config = self.config
         if not config.loaded:
             config.load()
+        tune_allocator()  # before the first request's body: see uvicorn.server.allocator
         self.lifespan = config.make_lifespan()
         logger.info(
             "Started server process [%d]",
