@@ -53,13 +53,13 @@ class HTTPConnection(asyncio.Protocol):
         "ctx",
         "cycle",
         "deadline",
+        "direct_tasks",
         "discard_left",
         "draining",
         "extensions",
         "flow",
         "head_seen",
         "loop",
-        "own_tasks",
         "parsing",
         "paused_at",
         "pending_error",
@@ -141,7 +141,8 @@ class HTTPConnection(asyncio.Protocol):
         }
         self.backend: HTTPBackend = self.ctx.backend_factory(self, self.ctx.limits)
         # An app may install a task factory at start-up; it is then used for its requests.
-        self.own_tasks = self.loop.get_task_factory() is None
+        # Without one (and without --reset-contextvars), _start makes the Task itself.
+        self.direct_tasks = self.loop.get_task_factory() is None and not self.ctx.reset_contextvars
         if self.ctx.log_trace:
             logger.log(5, "%s - HTTP connection made", _fmt(self.client))
         head_timeout = self.ctx.limits.head_timeout
@@ -207,14 +208,18 @@ class HTTPConnection(asyncio.Protocol):
             self.upgrade_head = head  # handed over in on_upgrade, with the bytes after it
             self.clock = _CLOCK_NONE
             return True
-        limits = ctx.limits
-        if limits.body and head.content_length is not None and head.content_length > limits.body:
-            self.backend.stop()
-            self.on_error(413, "Request body larger than --limit-request-body.")
-            return False
         self.head_seen = False
-        if head.has_body and limits.body_timeout:
-            self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
+        if head.has_body:
+            limits = ctx.limits
+            length = head.content_length
+            if limits.body and length is not None and length > limits.body:
+                self.backend.stop()
+                self.on_error(413, "Request body larger than --limit-request-body.")
+                return False
+            if limits.body_timeout:
+                self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
+            elif self.clock:
+                self.clock = _CLOCK_NONE
         elif self.clock:
             self.clock = _CLOCK_NONE
         scope = self.scope_base.copy()
@@ -480,7 +485,22 @@ class HTTPConnection(asyncio.Protocol):
         if ctx.prepare_scope is not None:
             ctx.prepare_scope(cycle.scope)
         coro = cycle.run(ctx.app)
-        if ctx.reset_contextvars:
+        if in_callback and self.direct_tasks:
+            if _EAGER:
+                # The app's first step runs now, inside its task (current_task() and a
+                # context of its own, as ever): an app that answers without waiting is
+                # done before Task() returns, and never scheduled nor put in asyncio's
+                # WeakSet of tasks (7k of 88k instructions per request on uvloop, 14k of
+                # 97k on the asyncio loop, Python 3.12). Not for a pipelined request: it
+                # would run inside the previous request's send().
+                task = asyncio.Task(coro, loop=self.loop, name=_TASK_NAME, eager_start=True)  # type: ignore[call-arg, unused-ignore]
+                if task.done():
+                    return
+            else:
+                # What loop.create_task does when no task factory is set, less a call;
+                # and a name given, so Python 3.11 does not format "Task-<n>" for each.
+                task = asyncio.Task(coro, loop=self.loop, name=_TASK_NAME)
+        elif ctx.reset_contextvars:
             task = contextvars.Context().run(self.loop.create_task, coro, name=_TASK_NAME)
         elif not in_callback:
             # A pipelined request, started at the end of the one before it, from
@@ -489,22 +509,8 @@ class HTTPConnection(asyncio.Protocol):
             # an eager task factory would start the next one inside this run.)
             assert self.pipelined_context is not None
             task = self.pipelined_context.copy().run(self.loop.create_task, coro, name=_TASK_NAME)
-        elif not self.own_tasks:
+        else:  # the app's task factory
             task = self.loop.create_task(coro, name=_TASK_NAME)
-        elif _EAGER:
-            # The app's first step runs now, inside its task (current_task() and a
-            # context of its own, as ever): an app that answers without waiting is
-            # done before Task() returns, and never scheduled nor put in asyncio's
-            # WeakSet of tasks (7k of 88k instructions per request on uvloop, 14k of
-            # 97k on the asyncio loop, Python 3.12). Not for a pipelined request: it
-            # would run inside the previous request's send().
-            task = asyncio.Task(coro, loop=self.loop, name=_TASK_NAME, eager_start=True)  # type: ignore[call-arg, unused-ignore]
-            if task.done():
-                return
-        else:
-            # What loop.create_task does when no task factory is set, less a call;
-            # and a name given, so Python 3.11 does not format "Task-<n>" for each.
-            task = asyncio.Task(coro, loop=self.loop, name=_TASK_NAME)
         cycle.task = task  # RequestCycle.run() takes it out of the set when it ends
         self.state.tasks.add(task)
 
