@@ -3,9 +3,9 @@
 Apps and libraries rely on both: anyio and sniffio find the running loop through
 ``asyncio.current_task()``, and a ``ContextVar`` an app sets for one request (a request
 id, a database session) must not be what the next request on the connection starts
-with. On Python 3.12+ the task of a request that arrives whole starts eagerly (its
-first step runs as the request is parsed); these tests hold that to the same terms,
-for an app that answers at once, one that waits first, and pipelined requests.
+with. The core makes the task itself (no ``loop.create_task`` when no task factory
+is set); these tests hold it to the same terms as asyncio's own, for an app that
+answers at once, one that waits first, and pipelined requests.
 """
 
 from __future__ import annotations
