@@ -142,6 +142,9 @@ class ServerState:
         self.total_connections = 0
         self.connections: set[asyncio.Protocol] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
+        # connections whose whole small responses wait in conn.output for the end of
+        # this loop iteration (RequestCycle.send's one-write path, write_outputs)
+        self.unflushed: list[Any] = []
         self._server_header = server_header
         self._date_header = date_header
         self._extra = list(headers or [])

@@ -59,6 +59,7 @@ class HTTPConnection(asyncio.Protocol):
         "flow",
         "head_seen",
         "loop",
+        "output",
         "parsing",
         "paused_at",
         "pending_error",
@@ -107,6 +108,7 @@ class HTTPConnection(asyncio.Protocol):
         self.upgrade_head: RequestHead | None = None  # a WebSocket handshake to hand over
         self.discard_left = -1  # reading an answered request's unread body: bytes allowed
         self.pipelined_context: contextvars.Context | None = None  # see _start
+        self.output = b""  # whole responses queued for the end of this loop iteration
 
     # asyncio.Protocol -------------------------------------------------------
 
@@ -150,6 +152,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.output = b""
         self.state.connections.discard(self)
         if self.ctx.log_trace:
             logger.log(5, "%s - HTTP connection lost", _fmt(self.client))
@@ -255,6 +258,8 @@ class HTTPConnection(asyncio.Protocol):
         factory = self.ctx.ws_factory
         assert head is not None and factory is not None
         self.upgrade_head = None
+        if self.output:
+            self.flush_output()
         self.closed = True  # nothing here writes to the transport any more
         self.state.connections.discard(self)
         if self.timer is not None:
@@ -343,12 +348,24 @@ class HTTPConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if not self.closed:
+            if self.output:
+                self.flush_output()
             self.transport.write(data)
 
     def writelines(self, parts: tuple[bytes, ...]) -> None:
         """Several buffers in one system call where the loop can (uvloop, 3.12+ asyncio)."""
         if not self.closed:
+            if self.output:
+                self.flush_output()
             self.transport.writelines(parts)
+
+    def flush_output(self) -> None:
+        """Write the responses queued for the end of the loop iteration now: something
+        else is about to be written, or the socket closed or handed over."""
+        data = self.output
+        self.output = b""
+        if data and not self.closed:
+            self.transport.write(data)
 
     async def drain(self) -> None:
         if not self.closed:
@@ -360,6 +377,8 @@ class HTTPConnection(asyncio.Protocol):
             self.write(b"%x\r\n" % size)
         sent = 0
         if not chunked and not self.extensions:
+            if self.output:
+                self.flush_output()
             try:
                 await self.drain()
                 sent = await self.loop.sendfile(self.transport, file, 0, size, fallback=False)
@@ -523,6 +542,8 @@ class HTTPConnection(asyncio.Protocol):
         ``linger=False`` where nothing can be unread (an idle connection)."""
         if self.closed:
             return
+        if self.output:
+            self.flush_output()
         self.closed = True
         self.clock = _CLOCK_NONE
         self.backend.stop()
