@@ -17,11 +17,12 @@ is queued on its connection, and :func:`write_outputs` writes the loop iteration
 queued responses together, after the apps that made them have run. Under load that
 lets the kernel's send path run for many sockets in a row instead of between two
 apps each time, as the reads already are (they come one after the other from the
-loop's poll): measured with wrk on plaintext, 7% less CPU per request, and writing
-each response inside the read callback that parsed it (Python 3.12's eager task
-start) cost a quarter of the throughput. A response that is queued still counts as
-written: the cycle is complete, the connection takes the next request, and anything
-the connection writes later, or its close, comes after it.
+loop's poll): under wrk, 3-5% less CPU per request on plaintext and about 10% on a
+small JSON body (docs/benchmarks.md); writing each response inside the read callback
+that parsed it (Python 3.12's eager task start) cost a quarter of the throughput. A
+response that is queued still counts as written: the cycle is complete, the
+connection takes the next request, and anything the connection writes later, or its
+close, comes after it.
 """
 
 from __future__ import annotations
