@@ -97,11 +97,7 @@ def write_outputs(connections: list[HTTPConnection]) -> None:
     queued = connections[:]
     connections.clear()
     for conn in queued:
-        data = conn.output
-        if data:
-            conn.output = b""
-            if not conn.closed:
-                conn.transport.write(data)
+        conn.flush_output()
 
 
 class RequestCycle(RequestRecord):
