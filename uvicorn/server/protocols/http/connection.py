@@ -43,6 +43,9 @@ LINGER = 2.0  # seconds a closing connection reads and drops input after its FIN
 
 
 class HTTPConnection(asyncio.Protocol):
+    # RequestSink: each head is built as the cycle that serves it
+    head_type = RequestCycle
+
     __slots__ = (
         "app_state",
         "backend",
@@ -199,21 +202,23 @@ class HTTPConnection(asyncio.Protocol):
     # RequestSink ----------------------------------------------------------
 
     def on_head(self, head: RequestHead) -> bool:
+        # built as a head_type by the backend: the request's cycle itself
+        cycle: RequestCycle = head  # type: ignore[assignment]
         ctx = self.ctx
         if (
-            head.upgrade is not None
-            and head.upgrade == b"websocket"
+            cycle.upgrade is not None
+            and cycle.upgrade == b"websocket"
             and ctx.ws_factory is not None
             and self.cycle is None
-            and head.method == "GET"
+            and cycle.method == "GET"
         ):
             self.upgrade_head = head  # handed over in on_upgrade, with the bytes after it
             self.clock = _CLOCK_NONE
             return True
         self.head_seen = False
-        if head.has_body:
+        if cycle.has_body:
             limits = ctx.limits
-            length = head.content_length
+            length = cycle.content_length
             if limits.body and length is not None and length > limits.body:
                 self.backend.stop()
                 self.on_error(413, "Request body larger than --limit-request-body.")
@@ -222,26 +227,27 @@ class HTTPConnection(asyncio.Protocol):
                 self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
             elif self.clock:
                 self.clock = _CLOCK_NONE
+            cycle.body_complete = False
+            self.parsing = cycle  # the backend's on_body and on_end are for it
         elif self.clock:
             self.clock = _CLOCK_NONE
         scope = self.scope_base.copy()
-        scope["http_version"] = head.http_version
-        scope["method"] = head.method
-        scope["path"] = head.path
-        scope["raw_path"] = head.raw_path
-        scope["query_string"] = head.query_string
-        scope["headers"] = head.headers
+        scope["http_version"] = cycle.http_version
+        scope["method"] = cycle.method
+        scope["path"] = cycle.path
+        scope["raw_path"] = cycle.raw_path
+        scope["query_string"] = cycle.query_string
+        scope["headers"] = cycle.headers
         scope["state"] = self.app_state.copy()
         scope["extensions"] = {"http.response.trailers": {}, "http.response.pathsend": {}}
         if self.extensions is not None:
             scope["extensions"]["tls"] = self.extensions
-        cycle = RequestCycle(self, head, scope)
+        cycle.scope = scope
+        cycle.conn = self
         if self.draining:
             cycle.keep_alive = False
         if ctx.observers:
             cycle.started_at = perf_counter()  # loop.time() is per-iteration on uvloop
-        if head.has_body:
-            self.parsing = cycle  # the backend's on_body and on_end are for it
         if self.cycle is None:
             self.cycle = self.starting = cycle
         else:
@@ -494,7 +500,7 @@ class HTTPConnection(asyncio.Protocol):
             )
             self.cycle_complete(cycle)
             return
-        if cycle.head.forwarded and ctx.prepare_forwarded is not None:
+        if cycle.forwarded and ctx.prepare_forwarded is not None:
             ctx.prepare_forwarded(cycle.scope)
         if ctx.prepare_scope is not None:
             ctx.prepare_scope(cycle.scope)

@@ -44,12 +44,12 @@ from uvicorn.server.protocols.http.framing import (
     error_response,
     status_line,
 )
+from uvicorn.server.protocols.http.head import HEAD_SLOTS
 
 if TYPE_CHECKING:
-    from uvicorn._types import ASGI3Application, Message, Scope
+    from uvicorn._types import ASGI3Application, Message
     from uvicorn.server.protocols.http.connection import HTTPConnection
     from uvicorn.server.protocols.http.framing import ResponseHeaders
-    from uvicorn.server.protocols.http.head import RequestHead
 
 __all__ = ["RequestCycle", "ResponseState"]
 
@@ -101,22 +101,22 @@ def write_outputs(connections: list[HTTPConnection]) -> None:
 
 
 class RequestCycle(RequestRecord):
-    """Also the request's :class:`RequestRecord`: the observers get the cycle itself
-    once it is complete (no second object per request)."""
+    """Also the request's head and its :class:`RequestRecord`: a backend builds each
+    head as one of these (``HTTPConnection.head_type``), and the observers get the
+    cycle itself once it is complete. One object per request, not three: a second
+    object cost 2k instructions (its ``__init__``, and the fields copied over)."""
 
     __slots__ = (
+        *HEAD_SLOTS,
         "body",
         "body_complete",
         "body_delivered",
         "buffered",
         "conn",
-        "content_remaining",
         "declared_length",
+        "content_remaining",
         "disconnected",
-        "expect_continue",
         "framing",
-        "head",
-        "keep_alive",
         "no_body",
         "pending",
         "plain",
@@ -128,6 +128,8 @@ class RequestCycle(RequestRecord):
         "waiter",
     )
 
+    path: str  # set by build_head
+    conn: HTTPConnection  # set by the connection, with the scope, once the head is in
     # set by send at http.response.start (framing and content_remaining by
     # _write_first, when its head is written)
     pending: bytes | None  # the encoded header block, until the head is written
@@ -139,21 +141,37 @@ class RequestCycle(RequestRecord):
     framing: int
     content_remaining: int
 
-    def __init__(self, conn: HTTPConnection, head: RequestHead, scope: Scope) -> None:
-        # Only what is read before the response starts; send sets the response's
-        # fields, _write_first its framing, and the connection the times, only
-        # when an observer reads them (one of these is made per request).
-        self.conn = conn
-        self.head = head
-        self.scope = scope
+    def __init__(
+        self,
+        method: str,
+        target: bytes,
+        http_version: str,
+        headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+    ) -> None:
+        # RequestHead's fields (its __init__, inlined: a call costs 400+
+        # instructions on 3.11), then only what is read before the response
+        # starts; send sets the response's fields, _write_first its framing, and
+        # the connection the times, only when an observer reads them.
+        self.method = method
+        self.raw_path = target
+        self.query_string = b""
+        self.http_version = http_version
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.expect_continue = False
+        self.upgrade: bytes | None = None
+        self.content_length: int | None = None
+        self.chunked = False
+        self.has_body = False
+        self.forwarded = False
         self.state = _START
-        self.keep_alive = head.keep_alive
-        self.expect_continue = head.expect_continue
         self.body: list[bytes] | None = None  # made by the first chunk: most requests have none
         self.buffered = 0
         self.request_body_size = 0
-        # a head with no body is the whole request: no on_end follows (RequestSink)
-        self.body_complete = not head.has_body
+        # a head with no body is the whole request: no on_end follows (RequestSink);
+        # the connection clears this for a head with one
+        self.body_complete = True
         self.body_delivered = False
         self.disconnected = False
         self.waiter: asyncio.Future[None] | None = None
@@ -161,7 +179,7 @@ class RequestCycle(RequestRecord):
         self.status = 0
         self.response_body_size = 0
         self.response_headers: Any = ()
-        self.no_body = head.method == "HEAD"
+        self.no_body = method == "HEAD"
 
     # fed by the connection ------------------------------------------------
 
@@ -341,7 +359,7 @@ class RequestCycle(RequestRecord):
                 # The app answers before the body is in: unless the rest is small enough
                 # to read and drop afterwards, this is the connection's last response.
                 # A client still waiting for 100 Continue may never send its body.
-                remaining = self.head.content_length
+                remaining = self.content_length
                 if self.expect_continue or (
                     remaining is not None and remaining - self.request_body_size > DISCARD_LIMIT
                 ):
@@ -358,7 +376,7 @@ class RequestCycle(RequestRecord):
                 and status >= 200
                 and status != 204
                 and status != 304
-                and self.head.http_version == "1.1"
+                and self.http_version == "1.1"
             )
         elif state is _BODY and mtype == "http.response.pathsend":
             await self._pathsend(message)
@@ -398,7 +416,7 @@ class RequestCycle(RequestRecord):
             connection = b""  # the app's own header already says it
         elif not self.keep_alive:
             connection = b"connection: close\r\n"
-        elif self.head.http_version == "1.0":
+        elif self.http_version == "1.0":
             connection = b"connection: keep-alive\r\n"
         else:
             connection = b""
@@ -435,7 +453,7 @@ class RequestCycle(RequestRecord):
             head = self._head(encoded, b"content-length: %d\r\n" % len(body))
             self._write_with_head(head, body, counted=True)
             return
-        if self.head.http_version == "1.0":
+        if self.http_version == "1.0":
             self.framing = _FRAME_CLOSE
             self.keep_alive = False
             self._write_with_head(self._head(encoded, b""), body, counted=False)

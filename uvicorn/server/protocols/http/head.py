@@ -26,13 +26,23 @@ the :class:`HeadError` and the connection is closed before the app sees anything
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from uvicorn.server.protocols.http.limits import Limits
 
-__all__ = ["KNOWN_METHODS", "HeadError", "RequestHead", "build_head", "check_raw_head"]
+__all__ = [
+    "HEAD_SLOTS",
+    "KNOWN_METHODS",
+    "HeadError",
+    "HeadType",
+    "ParsedHead",
+    "RequestHead",
+    "build_head",
+    "check_raw_head",
+]
 
 _MAX_CONTENT_LENGTH_DIGITS = 19  # fits in a signed 64-bit integer
 
@@ -61,30 +71,57 @@ class HeadError(Exception):
         self.reason = reason
 
 
-class RequestHead:
+class RequestHead(Protocol):
     """One parsed request line and header block, framing already decided.
 
-    Only the fields every request sets are ``__init__`` arguments; :func:`build_head`
-    sets the others when they differ (one of these is made per request).
+    The fields only, as a protocol: the HTTP core's per-request object
+    (``RequestCycle``) is the head as well, so that a request makes one object, not
+    two. :class:`ParsedHead` is a head on its own.
     """
 
-    __slots__ = (
-        "chunked",
-        "content_length",
-        "expect_continue",
-        "forwarded",
-        "has_body",
-        "headers",
-        "http_version",
-        "keep_alive",
-        "method",
-        "path",
-        "query_string",
-        "raw_path",
-        "upgrade",
-    )
-
+    method: str
+    raw_path: bytes
+    query_string: bytes
     path: str  # the percent-decoded path of an ASGI scope: set by build_head
+    http_version: str
+    headers: list[tuple[bytes, bytes]]
+    keep_alive: bool
+    expect_continue: bool
+    upgrade: bytes | None
+    content_length: int | None
+    chunked: bool
+    # a body follows (chunked or a non-zero Content-Length); else the head is the
+    # whole request, and no on_end follows it (see RequestSink)
+    has_body: bool
+    forwarded: bool  # an X-Forwarded-For or X-Forwarded-Proto field is here
+
+
+# The head's fields, as slots: for ParsedHead, and for any other class that is a head.
+HEAD_SLOTS = (
+    "chunked",
+    "content_length",
+    "expect_continue",
+    "forwarded",
+    "has_body",
+    "headers",
+    "http_version",
+    "keep_alive",
+    "method",
+    "path",
+    "query_string",
+    "raw_path",
+    "upgrade",
+)
+
+
+class ParsedHead:
+    """A request head and nothing else: what :func:`build_head` makes unless it is
+    given another head type. Only the fields every request sets are ``__init__``
+    arguments; build_head sets the others when they differ."""
+
+    __slots__ = HEAD_SLOTS
+
+    path: str  # set by build_head
 
     def __init__(
         self,
@@ -104,10 +141,12 @@ class RequestHead:
         self.upgrade: bytes | None = None
         self.content_length: int | None = None
         self.chunked = False
-        # a body follows (chunked or a non-zero Content-Length); else the head is
-        # the whole request, and no on_end follows it (see RequestSink)
         self.has_body = False
-        self.forwarded = False  # an X-Forwarded-For or X-Forwarded-Proto field is here
+        self.forwarded = False
+
+
+# What build_head makes a head with: a RequestHead class taking ParsedHead's arguments.
+HeadType = Callable[[str, bytes, str, list[tuple[bytes, bytes]], bool], RequestHead]
 
 
 def split_target(target: bytes) -> tuple[bytes, bytes]:
@@ -170,11 +209,13 @@ def build_head(
     target: bytes,
     http_version: str,
     headers: list[tuple[bytes, bytes]],
+    head_type: HeadType | None = None,
 ) -> RequestHead:
     """Decide framing and connection handling for one request head.
 
-    ``headers`` hold lower-cased names. Raises :class:`HeadError` for heads that
-    RFC 9112 says must not be served.
+    ``headers`` hold lower-cased names. The head is a ``head_type``, made with
+    RequestHead's arguments (the HTTP core's RequestCycle: see RequestSink).
+    Raises :class:`HeadError` for heads that RFC 9112 says must not be served.
     """
     # The module's constants from here on, not the parser's fresh strings: their
     # hashes are computed once (metrics rows are keyed by the version).
@@ -250,7 +291,7 @@ def build_head(
     if not has_upgrade_token:
         upgrade = None
 
-    head = RequestHead(method, target, http_version, headers, keep_alive)
+    head = (head_type or ParsedHead)(method, target, http_version, headers, keep_alive)
     # A bare origin-form path, the common case, is its own raw_path (the int tests
     # for b"/", b"?" and b"#" cost a tenth of slicing and comparing bytes).
     raw_path = target

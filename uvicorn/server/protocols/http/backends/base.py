@@ -10,12 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from uvicorn.server.protocols.http.head import RequestHead
+    from uvicorn.server.protocols.http.head import HeadType, RequestHead
     from uvicorn.server.protocols.http.limits import Limits
 
 
 class RequestSink(Protocol):
     """Implemented once, by ``HTTPConnection``."""
+
+    @property
+    def head_type(self) -> HeadType:
+        """What a backend builds each head as (build_head's ``head_type``): the
+        core's per-request object, so that a request is one object from its head on."""
 
     def on_head(self, head: RequestHead) -> bool:
         """A complete, validated request head; its body (if any) follows. A head

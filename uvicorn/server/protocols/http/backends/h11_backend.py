@@ -146,6 +146,7 @@ class H11Backend:
                         event.target,  # type: ignore[union-attr]
                         event.http_version.decode("ascii"),  # type: ignore[union-attr]
                         list(event.headers),  # type: ignore[union-attr]
+                        sink.head_type,
                     )
                 except HeadError as exc:
                     self._stopped = True

@@ -75,6 +75,7 @@ class HttpToolsBackend:
         "_field_size",
         "_fields",
         "_head_bytes",
+        "_head_type",
         "_keep_alive",
         "_limits",
         "_line",
@@ -91,6 +92,7 @@ class HttpToolsBackend:
 
     def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
+        self._head_type = sink.head_type
         self._limits = limits
         # the limits as bounds to compare with (0, no limit, as no bound)
         self._line_limit = limits.request_line or 1 << 62
@@ -349,7 +351,7 @@ class HttpToolsBackend:
             method_name = _METHODS.get(method)
             if method_name is None:
                 raise HeadError(400, "Unknown request method.")
-            request = build_head(method_name, target, version, headers)
+            request = build_head(method_name, target, version, headers, self._head_type)
         except HeadError as exc:
             self._refuse(exc.status, exc.reason)
             return
