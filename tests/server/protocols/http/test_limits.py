@@ -166,6 +166,23 @@ def test_header_field_larger_than_the_limit_is_431(http_backend: str, limit: int
     assert_refused(response, closed, 431, app)
 
 
+def test_field_limit_is_per_field_in_a_head_larger_than_it(http_backend: str) -> None:
+    """A head far over the field limit passes when each field is within it (the
+    whitespace around a value not counted); one field over it, last of many, is a 431."""
+    app = Recorder()
+    fields = b"".join(b"X-F%02d: \t%s \t\r\n" % (index, b"v" * 85) for index in range(20))
+    within = b"GET / HTTP/1.1\r\nHost: example.org\r\n" + fields + b"\r\n"
+    over = within[:-2] + b"X-Last: " + b"v" * (101 - len(b"X-Last")) + b"\r\n\r\n"
+    with serve(app, http=http_backend, limit_request_field_size=90) as running:
+        response = fetch(running, within)
+        assert (response.status, response.body) == (200, b"ok")
+        headers = app.scopes.pop()["headers"]
+        assert len(headers) == 21
+        assert headers[1] == (b"x-f00", b"v" * 85)
+        response, closed = ask(running, over)
+    assert_refused(response, closed, 431, app)
+
+
 def test_oversized_header_field_in_one_byte_pieces(http_backend: str) -> None:
     app = Recorder()
     with serve(app, http=http_backend, limit_request_field_size=100) as running:

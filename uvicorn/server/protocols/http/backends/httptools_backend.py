@@ -334,20 +334,22 @@ class HttpToolsBackend:
                 version = "0.9"
             else:  # runs of spaces, which llhttp skips
                 raise HeadError(400, "Invalid request line.")
-            headers: list[tuple[bytes, bytes]] = []
             if len(lines) != 3:  # fields between the request line and the empty line
                 fields = lines[1:-2]
                 if len(fields) > self._fields:
                     raise HeadError(431, "Too many header fields.")
-                field_size = self._field_size
+                if len(head) > self._field_size:  # else no field can be over the limit
+                    _check_field_sizes(fields, self._field_size)
+                # llhttp skips the whitespace before a value, not the one after
+                # (neither is part of it: RFC 9110 §5.5). It refuses every control byte
+                # but HTAB in a value, so strip() (ASCII whitespace, and no argument to
+                # take as a buffer) strips only SP and HTAB here.
+                headers = []
                 for field in fields:
                     name, _, value = field.partition(b":")
-                    # llhttp skips the whitespace before a value, not the one after
-                    # (neither is part of it: RFC 9110 §5.5)
-                    value = value.strip(b" \t")
-                    if len(name) + len(value) > field_size:
-                        raise HeadError(431, "Header field too large.")
-                    headers.append((name.lower(), value))
+                    headers.append((name.lower(), value.strip()))
+            else:
+                headers = []
             method_name = _METHODS.get(method)
             if method_name is None:
                 raise HeadError(400, "Unknown request method.")
@@ -383,6 +385,15 @@ class HttpToolsBackend:
         if not self._keep_alive:
             self._stopped = True
         self._sink.on_end()
+
+
+def _check_field_sizes(fields: list[bytes], limit: int) -> None:
+    """``--limit-request-field-size``: a field's name and value, whitespace around the
+    value not counted (as the h11 backend counts them)."""
+    for field in fields:
+        name, _, value = field.partition(b":")
+        if len(name) + len(value.strip()) > limit:
+            raise HeadError(431, "Header field too large.")
 
 
 def _refused_at_end(head: bytes) -> bool:
