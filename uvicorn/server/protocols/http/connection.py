@@ -106,7 +106,7 @@ class HTTPConnection(asyncio.Protocol):
         self.paused_at = 0.0  # when reading paused during a body (its clock stops)
         self.closed = False
         self.starting: RequestCycle | None = None  # head parsed, app not yet started
-        self.served = 0  # responses completed on this connection
+        self.served = False  # a response was completed on this connection
         self.draining = False  # shutting down: answer the request under way, then close
         self.upgrade_head: RequestHead | None = None  # a WebSocket handshake to hand over
         self.discard_left = -1  # reading an answered request's unread body: bytes allowed
@@ -191,7 +191,7 @@ class HTTPConnection(asyncio.Protocol):
             # (head and body) is complete before the app first looks at it.
             self.starting = None
             if not self.closed:
-                self._start(cycle, in_callback=True)
+                self._start(cycle, True)  # in_callback (positional: a keyword costs a lookup)
 
     def pause_writing(self) -> None:
         self.flow.pause()
@@ -414,7 +414,7 @@ class HTTPConnection(asyncio.Protocol):
     def cycle_complete(self, cycle: RequestCycle) -> None:
         """The response is fully written: move on to the next request or close."""
         self.state.total_requests += 1
-        self.served += 1
+        self.served = True
         ctx = self.ctx
         if ctx.observers:
             cycle.finished_at = perf_counter()
@@ -444,7 +444,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.read_paused:
             self._resume_reading()
         # _go_idle, inlined: the keep-alive clock after every response
-        deadline = self.loop.time() + self.ctx.timeout_keep_alive
+        deadline = self.loop.time() + ctx.timeout_keep_alive
         if self.timer is None or deadline < self.timer_at:
             self._set_clock(_CLOCK_IDLE, deadline)
         else:  # the armed timer fires first and re-arms itself (see _set_clock)

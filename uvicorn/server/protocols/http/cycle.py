@@ -84,6 +84,9 @@ DISCARD_LIMIT = 262144
 # The end of a small whole-body response's head, pre-rendered: formatting the number
 # costs more than the rest of the fast path's join.
 _LENGTH_LINES_SIZE = 1024
+# The statuses whose response has a body and a Content-Length (RFC 9110 §6.4.1,
+# §8.6): not 1xx, 204 or 304. One set test, not four comparisons.
+_FULL_BODY_STATUSES = frozenset(range(200, 1000)) - {204, 304}
 _LENGTH_LINES = [b"content-length: %d\r\n\r\n" % size for size in range(_LENGTH_LINES_SIZE)]
 
 
@@ -236,13 +239,14 @@ class RequestCycle(RequestRecord):
         else:
             if result is not None:
                 logger.error("ASGI callable should return None, but returned %r.", result)
-            if self.state is _START:
-                if not self.disconnected:
+            state = self.state
+            if state is not _DONE and not self.disconnected:  # one test for a finished app
+                if state is _START:
                     logger.error("ASGI callable returned without starting response.")
                     self._send_error(500, "Internal Server Error")
-            elif self.state is not _DONE and not self.disconnected:
-                logger.error("ASGI callable returned without completing response.")
-                conn.abort_cycle(self)
+                else:
+                    logger.error("ASGI callable returned without completing response.")
+                    conn.abort_cycle(self)
         finally:
             if self.task is not None:
                 conn.state.tasks.discard(self.task)
@@ -295,8 +299,7 @@ class RequestCycle(RequestRecord):
                 ):
                     # The common response: whole body at once, nothing to negotiate
                     # (a Content-Length the app declared, as frameworks do, is the
-                    # body's). One write, head and body.
-                    self.pending = None
+                    # body's). One write, head and body. (pending stays: DONE reads none.)
                     self.response_body_size = size
                     conn = self.conn
                     if not conn.closed:
@@ -373,9 +376,7 @@ class RequestCycle(RequestRecord):
                 and not trailers
                 and self.keep_alive
                 and not self.no_body
-                and status >= 200
-                and status != 204
-                and status != 304
+                and status in _FULL_BODY_STATUSES
                 and self.http_version == "1.1"
             )
         elif state is _BODY and mtype == "http.response.pathsend":

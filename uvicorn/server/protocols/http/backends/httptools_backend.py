@@ -361,15 +361,16 @@ class HttpToolsBackend:
             self._llhttp_refused(error)
             return
         self._keep_alive = request.keep_alive
-        if request.chunked:
-            self._mode = _CHUNKED
-            self._chunked = ChunkedReader(self._sink, self._limits)
-        elif request.content_length:
-            self._mode = _BODY
-            self._body_left = request.content_length
-        if upgrade or self._mode != _HEAD:
-            # llhttp waits for a body it will never see, or stopped at an upgrade:
-            # the next head gets a fresh parser
+        if request.has_body:
+            if request.chunked:
+                self._mode = _CHUNKED
+                self._chunked = ChunkedReader(self._sink, self._limits)
+            else:
+                self._mode = _BODY
+                self._body_left = request.content_length or 0  # set, with has_body
+            # llhttp waits for a body it will never see: the next head gets a fresh parser
+            self._parser = _new_parser()
+        elif upgrade:  # llhttp stopped at the upgrade: so does this parser
             self._parser = _new_parser()
         if self._sink.on_head(request):
             self._upgrading = True
