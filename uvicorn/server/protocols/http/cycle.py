@@ -106,8 +106,8 @@ def write_outputs(connections: list[HTTPConnection]) -> None:
 class RequestCycle(RequestRecord):
     """Also the request's head and its :class:`RequestRecord`: a backend builds each
     head as one of these (``HTTPConnection.head_type``), and the observers get the
-    cycle itself once it is complete. One object per request, not three: a second
-    object cost 2k instructions (its ``__init__``, and the fields copied over)."""
+    cycle itself once it is complete. One object per request, not two: a separate
+    head cost 2k instructions (its ``__init__``, and the fields copied over)."""
 
     __slots__ = (
         *HEAD_SLOTS,
@@ -116,8 +116,8 @@ class RequestCycle(RequestRecord):
         "body_delivered",
         "buffered",
         "conn",
-        "declared_length",
         "content_remaining",
+        "declared_length",
         "disconnected",
         "framing",
         "no_body",
@@ -152,8 +152,8 @@ class RequestCycle(RequestRecord):
         headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
     ) -> None:
-        # RequestHead's fields (its __init__, inlined: a call costs 400+
-        # instructions on 3.11), then only what is read before the response
+        # The head's fields, as ParsedHead.__init__ sets them (repeated, not called:
+        # a call costs 400+ instructions on 3.11), then only what is read before the response
         # starts; send sets the response's fields, _write_first its framing, and
         # the connection the times, only when an observer reads them.
         self.method = method
