@@ -230,13 +230,11 @@ def build_head(
         raise HeadError(505, "Unsupported HTTP version.")
     if method == "CONNECT":
         raise HeadError(400, "CONNECT is not served here.")
-    content_length: int | None = None
-    transfer_encoding: bytes | None = None
-    connection: bytes | None = None
-    expect: bytes | None = None
-    upgrade: bytes | None = None
     hosts = 0
-    forwarded = False
+    # Whether a field other than Host bears on framing or the connection. Most heads
+    # have none: the locals those fields set are made at the first one, and a head
+    # without skips what they decide (40 bytecodes fewer).
+    framing = False
     special = _SPECIAL
     for name, value in headers:
         if name not in special:  # most fields (a test, not a call: 4 bytecodes fewer)
@@ -244,7 +242,16 @@ def build_head(
         kind = special[name]
         if kind == _HOST:
             hosts += 1
-        elif kind == _CONTENT_LENGTH:
+            continue
+        if not framing:
+            framing = True
+            content_length: int | None = None
+            transfer_encoding: bytes | None = None
+            connection: bytes | None = None
+            expect: bytes | None = None
+            upgrade: bytes | None = None
+            forwarded = False
+        if kind == _CONTENT_LENGTH:
             if content_length is not None:
                 raise HeadError(400, "Repeated Content-Length header.")
             content_length = _parse_content_length(value)
@@ -262,37 +269,52 @@ def build_head(
         else:
             forwarded = True
 
-    if http_version == "1.1":
-        if hosts != 1:
-            raise HeadError(400, "Missing Host header." if hosts == 0 else "Repeated Host header.")
-    elif hosts > 1:
-        raise HeadError(400, "Repeated Host header.")
+    if hosts != 1 and (http_version == "1.1" or hosts):
+        raise HeadError(400, "Missing Host header." if hosts == 0 else "Repeated Host header.")
 
-    chunked = False
-    if transfer_encoding is not None:
-        if content_length is not None:
-            raise HeadError(400, "Both Content-Length and Transfer-Encoding headers.")
-        if http_version == "1.0":
-            raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request.")
-        status = transfer_coding_status(transfer_encoding)
-        if status:
-            raise HeadError(status, "Unsupported Transfer-Encoding.")
-        chunked = True
-
-    if connection is None:
-        keep_alive = http_version == "1.1"
-        has_upgrade_token = False
+    if not framing:
+        head = (head_type or ParsedHead)(
+            method, target, http_version, headers, http_version == "1.1"
+        )
     else:
-        tokens = {token.strip(b" \t") for token in connection.lower().split(b",")}
-        if http_version == "1.1":
-            keep_alive = b"close" not in tokens
+        chunked = False
+        if transfer_encoding is not None:
+            if content_length is not None:
+                raise HeadError(400, "Both Content-Length and Transfer-Encoding headers.")
+            if http_version == "1.0":
+                raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request.")
+            status = transfer_coding_status(transfer_encoding)
+            if status:
+                raise HeadError(status, "Unsupported Transfer-Encoding.")
+            chunked = True
+        if connection is None:
+            keep_alive = http_version == "1.1"
+            has_upgrade_token = False
         else:
-            keep_alive = b"keep-alive" in tokens and b"close" not in tokens
-        has_upgrade_token = b"upgrade" in tokens
-    if not has_upgrade_token:
-        upgrade = None
-
-    head = (head_type or ParsedHead)(method, target, http_version, headers, keep_alive)
+            tokens = {token.strip(b" \t") for token in connection.lower().split(b",")}
+            if http_version == "1.1":
+                keep_alive = b"close" not in tokens
+            else:
+                keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+            has_upgrade_token = b"upgrade" in tokens
+        head = (head_type or ParsedHead)(method, target, http_version, headers, keep_alive)
+        if (
+            expect is not None
+            and http_version == "1.1"
+            and expect.strip(b" \t").lower() == b"100-continue"
+        ):
+            head.expect_continue = True
+        if upgrade is not None and has_upgrade_token:
+            head.upgrade = upgrade.lower()
+        if content_length is not None:
+            head.content_length = content_length
+            if content_length:
+                head.has_body = True
+        if chunked:
+            head.chunked = True
+            head.has_body = True
+        if forwarded:
+            head.forwarded = True
     # A bare origin-form path, the common case, is its own raw_path (the int tests
     # for b"/", b"?" and b"#" cost a tenth of slicing and comparing bytes).
     raw_path = target
@@ -303,23 +325,6 @@ def build_head(
     # test for b"%" skips the buffer protocol
     path = raw_path.decode("latin-1")
     head.path = unquote(path) if 37 in raw_path else path
-    if (
-        expect is not None
-        and http_version == "1.1"
-        and expect.strip(b" \t").lower() == b"100-continue"
-    ):
-        head.expect_continue = True
-    if upgrade is not None:
-        head.upgrade = upgrade.lower()
-    if content_length is not None:
-        head.content_length = content_length
-        if content_length:
-            head.has_body = True
-    if chunked:
-        head.chunked = True
-        head.has_body = True
-    if forwarded:
-        head.forwarded = True
     return head
 
 
