@@ -118,6 +118,22 @@ def test_pipelined_requests_with_bodies(http_backend: str) -> None:
     assert bodies == [b"POST /a abc", b"POST /b def", b"GET /c "]
 
 
+def test_a_body_that_ends_like_a_head_is_a_body(http_backend: str) -> None:
+    # One read that ends with an empty line, as a whole head does: the head and a
+    # body that is itself a request head. The body reaches the app; nothing else is
+    # answered.
+    inner = b"GET /inner HTTP/1.1\r\nHost: y\r\n\r\n"
+    stream = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(inner), inner)
+    with serve(echo_path, http=http_backend) as running, RawClient(running.connect()) as raw:
+        raw.send(stream)
+        response = raw.read_response()
+        assert raw.nothing_within(0.2)
+        raw.send(get("/next"))
+        following = raw.read_response()
+    assert response.body == b"POST /a " + inner
+    assert following.body == b"GET /next "
+
+
 # Expect: 100-continue ------------------------------------------------------------------
 
 
