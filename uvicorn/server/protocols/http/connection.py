@@ -25,6 +25,7 @@ from uvicorn.server.protocols.http.cycle import (
     HIGH_WATER,
     RequestCycle,
     ResponseState,
+    new_cycle,
 )
 from uvicorn.server.protocols.http.framing import error_response
 from uvicorn.server.protocols.transport import client_addr, is_tls, server_addr, tls_extension
@@ -45,7 +46,7 @@ LINGER = 2.0  # seconds a closing connection reads and drops input after its FIN
 
 class HTTPConnection(asyncio.Protocol):
     # RequestSink: each head is built as the cycle that serves it
-    head_type = RequestCycle
+    head_type = staticmethod(new_cycle)
 
     __slots__ = (
         "app_state",

@@ -117,8 +117,8 @@ HEAD_SLOTS = (
 class ParsedHead:
     """A request head and nothing else: what :func:`build_head` makes unless it is
     given another head type. Only the fields every request sets are ``__init__``
-    arguments; build_head sets the others when they differ. RequestCycle.__init__
-    sets the same fields the same way (repeated there, not called): change both."""
+    arguments; build_head sets the others when they differ. cycle.new_cycle sets
+    the same fields the same way (repeated there, not called): change both."""
 
     __slots__ = HEAD_SLOTS
 
