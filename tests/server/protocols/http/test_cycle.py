@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -556,6 +558,35 @@ def test_a_task_factory_installed_at_startup_runs_the_requests(http_backend: str
             raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
             assert raw.read_response().body == b"ok"
     assert "RequestCycle.run" in made  # the request's task came from the app's factory
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is 3.12+")
+def test_requests_under_an_eager_task_factory_leave_no_task_behind(http_backend: str) -> None:
+    # An app may install asyncio.eager_task_factory: a request's task then runs to its
+    # end inside create_task. It must not stay counted as running (it would hold up
+    # shutdown and count against --limit-concurrency).
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined, unused-ignore]
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await respond(send, b"ok")
+
+    with serve(app, http=http_backend, lifespan="on") as running:
+        with RawClient(running.connect()) as raw:
+            request = b"GET / HTTP/1.1\r\n" + HOST + b"\r\n"
+            raw.send(request)
+            assert raw.read_response().body == b"ok"
+            raw.send(request * 3)  # pipelined: started from the previous one's send
+            assert [raw.read_response().body for _ in range(3)] == [b"ok"] * 3
+        tasks = running.server.server_state.tasks
+        deadline = time.monotonic() + 2
+        while tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not tasks
 
 
 def test_response_longer_than_content_length_closes(

@@ -14,6 +14,7 @@ import queue
 import socket
 import ssl
 import struct
+import sys
 import time
 from typing import Any
 
@@ -431,6 +432,32 @@ def test_close_before_accept_is_403(ws_backend: str, uvicorn_logs: list[logging.
             client(running, "/private")
     assert info.value.response.status_code == 403
     assert any('"WebSocket /private" 403' in r.getMessage() for r in uvicorn_logs)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is 3.12+")
+def test_a_refusal_under_an_eager_task_factory_leaves_no_task_behind(ws_backend: str) -> None:
+    # Under asyncio.eager_task_factory an app that refuses at once has run to its end
+    # inside create_task: it must not stay counted as running.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined, unused-ignore]
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send({"type": "websocket.close", "code": 4000})
+
+    with serve(app, ws=ws_backend, lifespan="on") as running:
+        for _ in range(3):
+            with pytest.raises(InvalidStatus) as info:
+                client(running, "/private")
+            assert info.value.response.status_code == 403
+        tasks = running.server.server_state.tasks
+        deadline = time.monotonic() + 2
+        while tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not tasks
 
 
 def test_app_exception_after_accept_closes_1011_with_a_traceback(

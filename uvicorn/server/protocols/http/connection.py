@@ -513,23 +513,32 @@ class HTTPConnection(asyncio.Protocol):
             # (through a partial: see _new_task).
             # Scheduled, not started eagerly (Python 3.12's eager_start=True): eager
             # start saves 7k instructions per request in memory, yet under wrk (3.12,
-            # uvloop) it served a quarter fewer requests per second: plaintext 38.3k
-            # against 51.5k req/s, 26.1 against 19.3 us of CPU per request, with the
-            # same one read and one write per request. The likely cause: the app then
-            # runs and writes inside each read callback, where scheduled tasks let a
-            # loop iteration do its reads together, then its apps and writes together.
+            # uvloop) it served a quarter fewer requests per second when each app
+            # wrote inside the read callback that parsed its request (38.3k against
+            # 51.5k req/s). With whole responses written at the end of the loop
+            # iteration (write_outputs) it is even: 1.02x on plaintext, 0.98x on json
+            # (3 rounds), so not worth a second way to start a request.
             task = _new_task(coro)
-        elif ctx.reset_contextvars:
-            task = contextvars.Context().run(self.loop.create_task, coro, name=_TASK_NAME)
-        elif not in_callback:
-            # A pipelined request, started at the end of the one before it, from
-            # inside that one's task: its task copies the connection's context, not
-            # the context the previous request's app left behind. (A copy to run in:
-            # an eager task factory would start the next one inside this run.)
-            assert self.pipelined_context is not None
-            task = self.pipelined_context.copy().run(self.loop.create_task, coro, name=_TASK_NAME)
-        else:  # the app's task factory
-            task = self.loop.create_task(coro, name=_TASK_NAME)
+        else:
+            if ctx.reset_contextvars:
+                task = contextvars.Context().run(self.loop.create_task, coro, name=_TASK_NAME)
+            elif not in_callback:
+                # A pipelined request, started at the end of the one before it, from
+                # inside that one's task: its task copies the connection's context,
+                # not the context the previous request's app left behind. (A copy to
+                # run in: an eager task factory would start the next one inside this
+                # run.)
+                assert self.pipelined_context is not None
+                task = self.pipelined_context.copy().run(
+                    self.loop.create_task, coro, name=_TASK_NAME
+                )
+            else:  # the app's task factory
+                task = self.loop.create_task(coro, name=_TASK_NAME)
+            if task.done():
+                # An eager task factory (asyncio.eager_task_factory, 3.12+) ran the
+                # app to its end inside create_task, before there was a task to
+                # track: tracked now, it would never leave the set.
+                return
         cycle.task = task  # RequestCycle.run() takes it out of the set when it ends
         self.state.tasks.add(task)
 

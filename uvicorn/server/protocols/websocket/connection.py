@@ -292,6 +292,10 @@ class WebSocketConnection(asyncio.Protocol):
             task = contextvars.Context().run(self.loop.create_task, coro)
         else:
             task = self.loop.create_task(coro)
+        if task.done():
+            # An eager task factory (3.12+) ran the app to its end inside
+            # create_task, before there was a task to track (see HTTPConnection._start).
+            return
         self.task = task
         self.state.tasks.add(task)
 
