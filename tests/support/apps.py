@@ -77,3 +77,20 @@ async def respond(
     """A whole response in two messages (the server computes Content-Length)."""
     await send({"type": "http.response.start", "status": status, "headers": headers or []})
     await send({"type": "http.response.body", "body": body})
+
+
+def with_task_factory(factory: Any, app: Any) -> Any:
+    """``app`` behind a lifespan that installs ``factory`` as the loop's task factory
+    at startup, as an app may (``asyncio.eager_task_factory``, or its own)."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        await receive()
+        asyncio.get_running_loop().set_task_factory(factory)
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    return wrapped

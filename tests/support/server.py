@@ -35,6 +35,15 @@ class RunningServer:
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         return sock
 
+    def running_tasks(self, within: float = 2.0) -> set[Any]:
+        """The server's tracked request tasks, once they are gone or ``within``
+        seconds have passed (a task ends an iteration or two after its response)."""
+        tasks = self.server.server_state.tasks
+        deadline = time.monotonic() + within
+        while tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return set(tasks)
+
 
 @contextlib.contextmanager
 def serve(app: Any, **kwargs: Any) -> Iterator[RunningServer]:

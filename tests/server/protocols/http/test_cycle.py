@@ -8,14 +8,13 @@ import asyncio
 import logging
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.apps import Gate, read_body, respond
+from tests.support.apps import Gate, read_body, respond, with_task_factory
 from tests.support.raw import RawClient
 from tests.support.server import serve
 
@@ -537,23 +536,14 @@ def test_header_pairs_as_lists_and_a_known_name_with_a_bad_value(http_backend: s
 def test_a_task_factory_installed_at_startup_runs_the_requests(http_backend: str) -> None:
     made: list[str] = []
 
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        made.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await receive()
-            loop = asyncio.get_running_loop()
-
-            def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-                made.append(coro.__qualname__)
-                return asyncio.Task(coro, loop=loop, **kwargs)
-
-            loop.set_task_factory(factory)
-            await send({"type": "lifespan.startup.complete"})
-            await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
         await respond(send, b"ok")
 
-    with serve(app, http=http_backend, lifespan="on") as running:
+    with serve(with_task_factory(factory, app), http=http_backend, lifespan="on") as running:
         with RawClient(running.connect()) as raw:
             raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
             assert raw.read_response().body == b"ok"
@@ -562,31 +552,21 @@ def test_a_task_factory_installed_at_startup_runs_the_requests(http_backend: str
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is 3.12+")
 def test_requests_under_an_eager_task_factory_leave_no_task_behind(http_backend: str) -> None:
-    # An app may install asyncio.eager_task_factory: a request's task then runs to its
-    # end inside create_task. It must not stay counted as running (it would hold up
-    # shutdown and count against --limit-concurrency).
+    # Under asyncio.eager_task_factory a request's task can run to its end inside
+    # create_task. It must not stay counted as running (it would hold up shutdown
+    # and count against --limit-concurrency).
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await receive()
-            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined, unused-ignore]
-            await send({"type": "lifespan.startup.complete"})
-            await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
         await respond(send, b"ok")
 
-    with serve(app, http=http_backend, lifespan="on") as running:
+    eager = asyncio.eager_task_factory  # type: ignore[attr-defined, unused-ignore]
+    with serve(with_task_factory(eager, app), http=http_backend, lifespan="on") as running:
         with RawClient(running.connect()) as raw:
             request = b"GET / HTTP/1.1\r\n" + HOST + b"\r\n"
             raw.send(request)
             assert raw.read_response().body == b"ok"
             raw.send(request * 3)  # pipelined: started from the previous one's send
             assert [raw.read_response().body for _ in range(3)] == [b"ok"] * 3
-        tasks = running.server.server_state.tasks
-        deadline = time.monotonic() + 2
-        while tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not tasks
+        assert not running.running_tasks()
 
 
 def test_response_longer_than_content_length_closes(

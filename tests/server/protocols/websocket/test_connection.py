@@ -23,7 +23,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.apps import Gate, respond
+from tests.support.apps import Gate, respond, with_task_factory
 from tests.support.server import RunningServer, serve
 from tests.support.wsraw import RawWebSocket, encode_frame, upgrade_request
 
@@ -439,25 +439,15 @@ def test_a_refusal_under_an_eager_task_factory_leaves_no_task_behind(ws_backend:
     # Under asyncio.eager_task_factory an app that refuses at once has run to its end
     # inside create_task: it must not stay counted as running.
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await receive()
-            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined, unused-ignore]
-            await send({"type": "lifespan.startup.complete"})
-            await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
         await send({"type": "websocket.close", "code": 4000})
 
-    with serve(app, ws=ws_backend, lifespan="on") as running:
+    eager = asyncio.eager_task_factory  # type: ignore[attr-defined, unused-ignore]
+    with serve(with_task_factory(eager, app), ws=ws_backend, lifespan="on") as running:
         for _ in range(3):
             with pytest.raises(InvalidStatus) as info:
                 client(running, "/private")
             assert info.value.response.status_code == 403
-        tasks = running.server.server_state.tasks
-        deadline = time.monotonic() + 2
-        while tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not tasks
+        assert not running.running_tasks()
 
 
 def test_app_exception_after_accept_closes_1011_with_a_traceback(

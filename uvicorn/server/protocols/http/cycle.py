@@ -139,7 +139,8 @@ class RequestCycle(RequestRecord):
         "waiter",
     )
 
-    # the head's fields (see new_cycle, which sets them and the rest below)
+    # the head's fields, RequestHead's declared again (inheriting the protocol would
+    # make this a protocol class to mypy); new_cycle sets them and the rest below
     method: str
     raw_path: bytes
     query_string: bytes
