@@ -139,6 +139,17 @@ def test_more_header_fields_than_the_limit_is_431(http_backend: str, limit: int)
     assert_refused(response, closed, 431, app)
 
 
+def test_too_many_of_the_smallest_header_fields_is_431(http_backend: str) -> None:
+    # Fields of two bytes ("a:"), the smallest there are. The httptools backend counts
+    # the fields only of a head larger than 4 bytes for each field allowed (a field
+    # line takes at least that); this one is, just.
+    app = Recorder()
+    tiny = b"\r\n".join([b"Host: x"] + [b"a:"] * 20)
+    with serve(app, http=http_backend, limit_request_fields=20) as running:
+        response, closed = ask(running, b"GET / HTTP/1.1\r\n" + tiny + b"\r\n\r\n")
+    assert_refused(response, closed, 431, app)
+
+
 def test_too_many_header_fields_in_one_byte_pieces(http_backend: str) -> None:
     app = Recorder()
     with serve(app, http=http_backend, limit_request_fields=5) as running:

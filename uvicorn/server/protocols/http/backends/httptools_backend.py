@@ -86,6 +86,7 @@ class HttpToolsBackend:
         "_parser",
         "_parts",
         "_sink",
+        "_small_head",
         "_stopped",
         "_tail",
         "_upgrading",
@@ -99,6 +100,9 @@ class HttpToolsBackend:
         self._line_limit = limits.request_line or 1 << 62
         self._field_size = limits.field_size or 1 << 62
         self._fields = limits.fields or 1 << 62
+        # A head no larger than this is within both field limits: each field line
+        # takes at least 4 of its bytes (a name, a colon, CRLF).
+        self._small_head = min(self._field_size, 4 * self._fields)
         self._mode = _HEAD
         self._head_bytes = 0  # bytes of the unfinished head, counted against max_head
         self._parts: list[bytes] = []  # the unfinished head's bytes, read by read
@@ -341,10 +345,11 @@ class HttpToolsBackend:
             else:  # runs of spaces, which llhttp skips
                 raise HeadError(400, "Invalid request line.")
             if fields:
-                if len(fields) > self._fields:
-                    raise HeadError(431, "Too many header fields.")
-                if len(head) > self._field_size:  # else no field can be over the limit
-                    _check_field_sizes(fields, self._field_size)
+                if len(head) > self._small_head:
+                    if len(fields) > self._fields:
+                        raise HeadError(431, "Too many header fields.")
+                    if len(head) > self._field_size:  # else no field can be over it
+                        _check_field_sizes(fields, self._field_size)
                 # llhttp skips the whitespace before a value, not the one after
                 # (neither is part of it: RFC 9110 §5.5). It refuses every control byte
                 # but HTAB in a value, so strip() (ASCII whitespace, and no argument to
