@@ -112,6 +112,9 @@ def test_workers_are_summed_and_restarts_keep_counts(tmp_path) -> None:  # type:
         str(port),
         "--no-access-log",
         cwd=ROOT,
+        # the metrics directory goes to this test's own temporary directory: what
+        # another run left in /tmp (killed before its cleanup) is not looked at
+        env={"TMPDIR": str(tmp_path)},
     ) as cli:
         pids: list[int] = []
         deadline = time.monotonic() + 20
@@ -143,11 +146,11 @@ def test_workers_are_summed_and_restarts_keep_counts(tmp_path) -> None:  # type:
             time.sleep(0.2)
         assert _value(text, "uvicorn_worker_restarts_total") == 1
         assert _value(text, "http_server_request_duration_seconds_count") == 40
-        directories = [d for d in os.listdir("/tmp") if d.startswith("uvicorn-metrics-")]
+        directories = [d for d in os.listdir(tmp_path) if d.startswith("uvicorn-metrics-")]
         assert directories
         returncode = cli.stop()
     assert returncode == 0
-    leftover = [d for d in os.listdir("/tmp") if d.startswith("uvicorn-metrics-")]
+    leftover = [d for d in os.listdir(tmp_path) if d.startswith("uvicorn-metrics-")]
     assert not (set(leftover) & set(directories)), "the metrics directory is removed on exit"
 
 
