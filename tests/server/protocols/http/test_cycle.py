@@ -559,7 +559,10 @@ def test_requests_under_an_eager_task_factory_leave_no_task_behind(http_backend:
         await respond(send, b"ok")
 
     eager = asyncio.eager_task_factory  # type: ignore[attr-defined, unused-ignore]
-    with serve(with_task_factory(eager, app), http=http_backend, lifespan="on") as running:
+    # the asyncio loop: uvloop's create_task on 3.13 passes the factory a keyword
+    # (eager_start) that asyncio.eager_task_factory does not take
+    served = with_task_factory(eager, app)
+    with serve(served, http=http_backend, lifespan="on", loop="asyncio") as running:
         with RawClient(running.connect()) as raw:
             request = b"GET / HTTP/1.1\r\n" + HOST + b"\r\n"
             raw.send(request)
