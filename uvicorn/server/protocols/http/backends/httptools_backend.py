@@ -38,7 +38,8 @@ __all__ = ["HttpToolsBackend"]
 _METHODS = {method.encode(): method for method in KNOWN_METHODS}
 
 # HTTP versions as build_head wants them; others are decoded (and refused there).
-_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
+_HTTP_11 = "1.1"
+_VERSIONS = {b"HTTP/1.1": _HTTP_11, b"HTTP/1.0": "1.0"}
 
 # What the backend is reading: a head (or the empty lines before one), a body of
 # known length (read here), or a chunked body (ChunkedReader reads it).
@@ -334,7 +335,8 @@ class HttpToolsBackend:
             parts = line.split(b" ")
             if len(parts) == 3:
                 method, target, protocol = parts
-                version = _VERSIONS.get(protocol)
+                # (an equality test costs less than hashing the fresh bytes)
+                version = _HTTP_11 if protocol == b"HTTP/1.1" else _VERSIONS.get(protocol)
                 if version is None:
                     if protocol[:5] != b"HTTP/":  # llhttp also reads RTSP/1.0
                         raise HeadError(400, "Invalid request line.")
@@ -360,7 +362,7 @@ class HttpToolsBackend:
                     headers.append((name.lower(), value.strip()))
             else:
                 headers = []
-            method_name = _METHODS.get(method)
+            method_name = "GET" if method == b"GET" else _METHODS.get(method)
             if method_name is None:
                 raise HeadError(400, "Unknown request method.")
             request = build_head(method_name, target, version, headers, self._head_type)
