@@ -323,6 +323,23 @@ def test_scope_state_is_a_fresh_copy_per_request(http_backend: str) -> None:
     assert seen == [{}, {}]
 
 
+def test_scope_extensions_are_a_fresh_dict_per_request(http_backend: str) -> None:
+    # Two requests on one keep-alive connection: what an app adds to its scope's
+    # extensions is not in the next request's.
+    seen: list[list[str]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(sorted(scope["extensions"]))
+        scope["extensions"]["x-added"] = {}
+        await respond(send, b"")
+
+    with serve(app, http=http_backend) as running, httpx.Client() as client:
+        client.get(running.url + "/")
+        client.get(running.url + "/")
+    expected = ["http.response.pathsend", "http.response.trailers"]
+    assert seen == [expected, expected]
+
+
 def test_absolute_form_target(http_backend: str) -> None:
     scopes: list[dict[str, Any]] = []
 

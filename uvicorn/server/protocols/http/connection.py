@@ -61,6 +61,7 @@ class HTTPConnection(asyncio.Protocol):
         "discard_left",
         "draining",
         "extensions",
+        "extensions_base",
         "flow",
         "head_seen",
         "loop",
@@ -145,6 +146,14 @@ class HTTPConnection(asyncio.Protocol):
             "state": None,
             "extensions": None,
         }
+        # Each scope gets its own copy of this (an app may add to it); the entries,
+        # which only say what the server supports, are the connection's.
+        self.extensions_base: dict[str, Any] = {
+            "http.response.trailers": {},
+            "http.response.pathsend": {},
+        }
+        if self.extensions is not None:
+            self.extensions_base["tls"] = self.extensions
         self.backend: HTTPBackend = self.ctx.backend_factory(self, self.ctx.limits)
         # An app may install a task factory at start-up; it is then used for its requests.
         # Without one (and without --reset-contextvars), _start makes the Task itself.
@@ -241,9 +250,7 @@ class HTTPConnection(asyncio.Protocol):
         scope["query_string"] = cycle.query_string
         scope["headers"] = cycle.headers
         scope["state"] = self.app_state.copy()
-        scope["extensions"] = {"http.response.trailers": {}, "http.response.pathsend": {}}
-        if self.extensions is not None:
-            scope["extensions"]["tls"] = self.extensions
+        scope["extensions"] = self.extensions_base.copy()
         cycle.scope = scope
         cycle.conn = self
         if self.draining:
