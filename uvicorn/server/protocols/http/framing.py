@@ -16,12 +16,14 @@ from typing import Any, Protocol
 
 __all__ = [
     "CONTINUE",
+    "HEADER_LINES",
     "STATUS_LINES",
     "HeaderFacts",
     "ResponseHeaders",
     "encode_chunk",
-    "encode_headers",
+    "encode_header",
     "error_response",
+    "explain_headers",
     "status_line",
 ]
 
@@ -63,8 +65,8 @@ class ResponseHeaders:
 
 
 class HeaderFacts(Protocol):
-    """Where :func:`encode_headers` notes what it found (a response's cycle): both
-    set to None before the call."""
+    """Where :func:`encode_header` notes what it found (a response's cycle): both
+    set to None before its first header."""
 
     declared_length: int | None
     special: ResponseHeaders | None
@@ -91,51 +93,33 @@ _SPECIAL = {
 # sends with every response (content-type, cache-control, ...): a hit costs one
 # dict lookup instead of lower-casing, classifying and two regex matches. Only
 # pairs that say nothing about framing are kept, and at most _LINES_MAX of them,
-# so values that vary (cookies, ETags) stop being added once it is full.
-_LINES: dict[tuple[bytes, bytes], bytes] = {}
+# so values that vary (cookies, ETags) stop being added once it is full. The
+# response's header loop (RequestCycle.send) looks a pair up here first and calls
+# encode_header for the rest; a pair that is a list (valid ASGI) is no dict key,
+# and goes to encode_header too.
+HEADER_LINES: dict[tuple[bytes, bytes], bytes] = {}
 _LINES_MAX = 512
 
 
-def encode_headers(facts: HeaderFacts, headers: Any) -> bytes:
-    """Validate and encode the app's headers (an iterable of byte pairs); a
-    Content-Length and the headers of :class:`ResponseHeaders` are noted on ``facts``.
+def encode_header(facts: HeaderFacts, pair: Any) -> bytes:
+    """One header HEADER_LINES did not know: checked, noted, encoded (b"" for a
+    Transfer-Encoding, which the framing code writes itself).
 
     Raises RuntimeError on anything that could split the response or break its
-    framing; the cycle turns that into a 500 and a logged traceback.
+    framing; the cycle turns that into a 500 and a logged traceback. A pair that
+    is not two items fails in unpacking (TypeError, ValueError): the caller turns
+    that into the precise error with :func:`explain_headers`.
     """
-    parts: list[bytes] = []
-    lines = _LINES
-    try:
-        for pair in headers:
-            try:
-                line = lines.get(pair)
-            except TypeError:  # a list pair is valid ASGI, but not a dict key
-                line = None
-            if line is None:
-                line = _encode_pair(facts, pair)
-            parts.append(line)
-    except (TypeError, AttributeError, ValueError):
-        _explain(headers)
-        raise
-    special = facts.special
-    if special is not None and special.chunked and facts.declared_length is not None:
-        raise RuntimeError("Response has both Content-Length and Transfer-Encoding headers.")
-    return b"".join(parts)
-
-
-def _encode_pair(facts: HeaderFacts, pair: Any) -> bytes:
-    """One header the cache did not know: checked, noted, encoded (b"" for a
-    Transfer-Encoding, which the framing code writes itself)."""
     name, value = pair
     if not isinstance(name, bytes) or not isinstance(value, bytes):
-        _explain((pair,))
+        explain_headers((pair,))
     kind = _SPECIAL.get(name.lower())
     if kind is None:
         if _is_token(name) is None or _has_bad_value_byte(value) is not None:
-            _explain((pair,))
+            explain_headers((pair,))
         line = b"%b: %b\r\n" % (name, value)
-        if len(_LINES) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
-            _LINES[(name, value)] = line
+        if len(HEADER_LINES) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
+            HEADER_LINES[(name, value)] = line
         return line
     # A name that lower-cases to one of _SPECIAL's is a token already.
     if kind == _CONTENT_LENGTH:
@@ -143,7 +127,7 @@ def _encode_pair(facts: HeaderFacts, pair: Any) -> bytes:
             length = int(value)
         else:
             if _has_bad_value_byte(value) is not None:
-                _explain((pair,))
+                explain_headers((pair,))
             length = int(value) if value.strip().isdigit() else -1
         declared = facts.declared_length
         if length < 0 or (declared is not None and declared != length):
@@ -161,7 +145,7 @@ def _encode_pair(facts: HeaderFacts, pair: Any) -> bytes:
         special.chunked = True
         return b""  # written by the framing code, once
     if _has_bad_value_byte(value) is not None:
-        _explain((pair,))
+        explain_headers((pair,))
     if kind == _CONNECTION:
         if b"close" in value.lower():
             special.close = True
@@ -172,7 +156,7 @@ def _encode_pair(facts: HeaderFacts, pair: Any) -> bytes:
     return b"%b: %b\r\n" % (name, value)
 
 
-def _explain(headers: Any) -> None:
+def explain_headers(headers: Any) -> None:
     """Raise the precise error for a header list that failed the fast checks."""
     for item in headers:
         try:
@@ -197,7 +181,13 @@ def encode_chunk(data: bytes) -> bytes:
 
 
 def encode_trailers(headers: Any) -> bytes:
-    return b"0\r\n" + encode_headers(_Facts(), headers) + b"\r\n"
+    facts = _Facts()
+    try:
+        lines = [encode_header(facts, pair) for pair in headers]
+    except (TypeError, AttributeError, ValueError):
+        explain_headers(headers)
+        raise
+    return b"0\r\n" + b"".join(lines) + b"\r\n"
 
 
 def error_response(status: int, message: str, default_headers: bytes) -> bytes:
