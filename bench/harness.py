@@ -565,11 +565,16 @@ def main() -> None:
         for key, (workload, stack, mode) in zip(keys, cells, strict=True):
             args, ours_args = _cell_args(stack, mode)
             label = f"{workload.name} {stack} log={mode}"
-            print(f"  {label}: round {round_no + 1}/{options.rounds}", file=sys.stderr)
-            reference_runs[key].append(
-                measure(options.reference, workload, args, options.duration, log)
+            ref_result = measure(options.reference, workload, args, options.duration, log)
+            ours_result = measure(options.ours, workload, ours_args, options.duration, log)
+            reference_runs[key].append(ref_result)
+            ours_runs[key].append(ours_result)
+            print(
+                f"  {label}: round {round_no + 1}/{options.rounds}: "
+                f"{_figure(workload, ours_result):,.0f} / {_figure(workload, ref_result):,.0f} "
+                f"{workload.unit} = {_ratio(workload, ours_result, ref_result):.2f}x",
+                file=sys.stderr,
             )
-            ours_runs[key].append(measure(options.ours, workload, ours_args, options.duration, log))
     rows = [
         (workload, stack, mode, _median(ours_runs[key]), _median(reference_runs[key]))
         for key, (workload, stack, mode) in zip(keys, cells, strict=True)
@@ -584,18 +589,23 @@ def main() -> None:
         )
         print()
         print(
-            "| workload | stack | access log | ours | uvicorn 0.54 | ratio "
+            "| workload | stack | access log | ours | uvicorn 0.54 | ratio | paired ratio "
             "| p50 ours / ref (ms) | p99 ours / ref (ms) | server CPU/req ours / ref (us) |"
         )
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
         own_off: dict[str, float] = {}
         own_off_cpu: dict[str, float] = {}
         notes = []
         for workload, stack, mode, ours_result, ref_result in rows:
-            if workload.unit == "MB/s":
-                a, b = ours_result.mbps, ref_result.mbps
-            else:
-                a, b = ours_result.rps, ref_result.rps
+            a, b = _figure(workload, ours_result), _figure(workload, ref_result)
+            key = (workload.name, stack, mode)
+            # The two servers of a round ran one after the other: the median of the
+            # rounds' own ratios is steadier than the ratio of medians when the host's
+            # speed drifts between rounds.
+            paired_ratio = statistics.median(
+                _ratio(workload, ours, ref)
+                for ours, ref in zip(ours_runs[key], reference_runs[key], strict=True)
+            )
             if workload.name == "plaintext" and mode == "off":
                 own_off[stack] = a
                 own_off_cpu[stack] = ours_result.cpu_us
@@ -621,6 +631,7 @@ def main() -> None:
             print(
                 f"| {workload.name} | {stack} | {SHOWN[mode]} "
                 f"| {a:,.0f} {workload.unit} | {b:,.0f} {workload.unit} | {a / b:.2f}x "
+                f"| {paired_ratio:.2f}x "
                 f"| {ours_result.p50_ms:.2f} / {ref_result.p50_ms:.2f} "
                 f"| {ours_result.p99_ms:.2f} / {ref_result.p99_ms:.2f} "
                 f"| {ours_result.cpu_us:.1f} / {ref_result.cpu_us:.1f} |"
@@ -646,6 +657,16 @@ def main() -> None:
         print("| idle keep-alive connections (1000) | ours | uvicorn 0.54 |")
         print("|---|---:|---:|")
         print(f"| server RSS per connection | {ours_rss:.1f} KiB | {ref_rss:.1f} KiB |")
+
+
+def _figure(workload: Workload, result: Result) -> float:
+    """The figure a workload is judged by: MB/s for streams, requests/s otherwise."""
+    return result.mbps if workload.unit == "MB/s" else result.rps
+
+
+def _ratio(workload: Workload, ours: Result, reference: Result) -> float:
+    reference_figure = _figure(workload, reference)
+    return _figure(workload, ours) / reference_figure if reference_figure else float("nan")
 
 
 def _median(results: list[Result]) -> Result:
