@@ -309,6 +309,34 @@ def test_scope_http_1_0_and_methods(http_backend: str) -> None:
     ]
 
 
+def test_scopes_on_one_connection_do_not_share_values(http_backend: str) -> None:
+    # The common values (HTTP/1.1, GET, no query string) come from the connection's
+    # base scope: a request that differs must not leave its values for the next.
+    scopes: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await read_body(receive)
+        await respond(send, b"")
+
+    requests = [
+        b"POST /a?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"HEAD /c?r HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"GET /d HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
+        for request in requests:
+            raw.send(request)
+            raw.read_response(request.split(b" ")[0].decode())
+    assert [(s["method"], s["http_version"], s["path"], s["query_string"]) for s in scopes] == [
+        ("POST", "1.1", "/a", b"q=1"),
+        ("GET", "1.1", "/b", b""),
+        ("HEAD", "1.0", "/c", b"r"),
+        ("GET", "1.1", "/d", b""),
+    ]
+
+
 def test_scope_state_is_a_fresh_copy_per_request(http_backend: str) -> None:
     seen: list[dict[str, Any]] = []
 

@@ -242,12 +242,17 @@ class HTTPConnection(asyncio.Protocol):
             self.parsing = cycle  # the backend's on_body and on_end are for it
         elif self.clock:
             self.clock = _CLOCK_NONE
+        # The base holds the common values (HTTP/1.1, GET, no query): only what
+        # differs from them is stored (a store costs 100 instructions).
         scope = self.scope_base.copy()
-        scope["http_version"] = cycle.http_version
-        scope["method"] = cycle.method
+        if cycle.http_version != "1.1":
+            scope["http_version"] = cycle.http_version
+        if cycle.method != "GET":
+            scope["method"] = cycle.method
         scope["path"] = cycle.path
         scope["raw_path"] = cycle.raw_path
-        scope["query_string"] = cycle.query_string
+        if cycle.query_string:
+            scope["query_string"] = cycle.query_string
         scope["headers"] = cycle.headers
         scope["state"] = self.app_state.copy()
         scope["extensions"] = self.extensions_base.copy()
