@@ -510,6 +510,10 @@ INVALID_MESSAGES: dict[str, list[dict[str, Any]]] = {
         {"type": "http.response.start", "status": "200", "headers": []},
         {"type": "http.response.body", "body": b"x"},
     ],
+    "content-length-not-a-number": [
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1x")]},
+        {"type": "http.response.body", "body": b"x"},
+    ],
     "unknown-type": [{"type": "http.response.nonsense"}],
     "two-starts": [
         {"type": "http.response.start", "status": 200, "headers": []},
@@ -576,6 +580,34 @@ def test_header_pairs_as_lists_and_a_known_name_with_a_bad_value(http_backend: s
             data = raw.read_until_close()
     assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
     assert b"x-evil" not in data
+
+
+def test_content_length_headers_seen_before_are_still_checked(http_backend: str) -> None:
+    """A Content-Length pair is remembered once encoded; a second, different one in
+    the same response is refused whichever of the two was remembered."""
+    lists: dict[str, list[tuple[bytes, bytes]]] = {
+        "/one": [(b"content-length", b"2")],
+        "/again": [(b"Content-Length", b" 2"), (b"content-length", b"2")],
+        "/remembered-first": [(b"content-length", b"2"), (b"content-length", b"3")],
+        "/remembered-last": [(b"content-length", b"4"), (b"content-length", b"2")],
+    }
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = lists[scope["path"]]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serve(app, http=http_backend) as running:
+        with RawClient(running.connect()) as raw:
+            for path in ("/one", "/one", "/again", "/again"):
+                raw.send(b"GET " + path.encode() + b" HTTP/1.1\r\n" + HOST + b"\r\n")
+                response = raw.read_response()
+                assert (response.status, response.body) == (200, b"ok")
+        for path in ("/remembered-first", "/remembered-last"):
+            with RawClient(running.connect()) as raw:
+                raw.send(b"GET " + path.encode() + b" HTTP/1.1\r\n" + HOST + b"\r\n")
+                data = raw.read_until_close()
+            assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), path
 
 
 def test_a_task_factory_installed_at_startup_runs_the_requests(http_backend: str) -> None:

@@ -98,6 +98,8 @@ _SPECIAL = {
 # encode_header for the rest; a pair that is a list (valid ASGI) is no dict key,
 # and goes to encode_header too.
 HEADER_LINES: dict[tuple[bytes, bytes], bytes] = {}
+# Content-Length pairs as encode_header found them: (line, length), as many again.
+_LENGTH_HEADERS: dict[tuple[bytes, bytes], tuple[bytes, int]] = {}
 _LINES_MAX = 512
 
 
@@ -110,30 +112,47 @@ def encode_header(facts: HeaderFacts, pair: Any) -> bytes:
     is not two items fails in unpacking (TypeError, ValueError): the caller turns
     that into the precise error with :func:`explain_headers`.
     """
-    name, value = pair
-    if not isinstance(name, bytes) or not isinstance(value, bytes):
-        explain_headers((pair,))
-    kind = _SPECIAL.get(name.lower())
-    if kind is None:
-        if _is_token(name) is None or _has_bad_value_byte(value) is not None:
+    # A Content-Length pair seen before: its line and its value, checked already.
+    # Frameworks send one with nearly every response (and bodies of a few sizes):
+    # a hit costs a third of parsing it again.
+    length_header = _LENGTH_HEADERS.get(pair) if type(pair) is tuple else None
+    if length_header is None:
+        name, value = pair
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
             explain_headers((pair,))
-        line = b"%b: %b\r\n" % (name, value)
-        if len(HEADER_LINES) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
-            HEADER_LINES[(name, value)] = line
-        return line
-    # A name that lower-cases to one of _SPECIAL's is a token already.
-    if kind == _CONTENT_LENGTH:
+        kind = _SPECIAL.get(name.lower())
+        if kind is None:
+            if _is_token(name) is None or _has_bad_value_byte(value) is not None:
+                explain_headers((pair,))
+            line = b"%b: %b\r\n" % (name, value)
+            if len(HEADER_LINES) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
+                HEADER_LINES[(name, value)] = line
+            return line
+        # A name that lower-cases to one of _SPECIAL's is a token already.
+        if kind != _CONTENT_LENGTH:
+            return _encode_special(facts, kind, name, value, pair)
         if value.isdigit():  # what frameworks send: no byte to refuse, no regex, no strip
             length = int(value)
         else:
             if _has_bad_value_byte(value) is not None:
                 explain_headers((pair,))
-            length = int(value) if value.strip().isdigit() else -1
-        declared = facts.declared_length
-        if length < 0 or (declared is not None and declared != length):
-            raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
-        facts.declared_length = length
-        return b"%b: %b\r\n" % (name, value)
+            if not value.strip().isdigit():
+                raise RuntimeError(f"Invalid Content-Length header {value!r} in response.")
+            length = int(value)
+        length_header = (b"%b: %b\r\n" % (name, value), length)
+        if len(_LENGTH_HEADERS) < _LINES_MAX and type(name) is bytes and type(value) is bytes:
+            _LENGTH_HEADERS[(name, value)] = length_header
+    line, length = length_header
+    declared = facts.declared_length
+    if declared is not None and declared != length:
+        raise RuntimeError(f"Invalid Content-Length header {line!r} in response.")
+    facts.declared_length = length
+    return line
+
+
+def _encode_special(facts: HeaderFacts, kind: int, name: bytes, value: bytes, pair: Any) -> bytes:
+    """A Transfer-Encoding, Connection, Server or Date header: noted on the
+    response's :class:`ResponseHeaders`, which takes it off the one-write path."""
     special = facts.special
     if special is None:
         special = facts.special = ResponseHeaders()
