@@ -332,20 +332,21 @@ class HttpToolsBackend:
             return
         try:
             # the request line and fields, split from the bytes llhttp checked
-            parts = line.split(b" ")
-            if len(parts) == 3:
-                method, target, protocol = parts
+            try:
+                method, target, protocol = line.split(b" ")
+            except ValueError:
+                parts = line.split(b" ")
+                if len(parts) != 2:  # runs of spaces, which llhttp skips
+                    raise HeadError(400, "Invalid request line.") from None
+                method, target = parts  # "GET /": llhttp reads it as HTTP/0.9
+                version = "0.9"
+            else:
                 # (an equality test costs less than hashing the fresh bytes)
                 version = _HTTP_11 if protocol == b"HTTP/1.1" else _VERSIONS.get(protocol)
                 if version is None:
                     if protocol[:5] != b"HTTP/":  # llhttp also reads RTSP/1.0
                         raise HeadError(400, "Invalid request line.")
                     version = protocol[5:].decode("latin-1")
-            elif len(parts) == 2:  # "GET /": llhttp reads it as HTTP/0.9
-                method, target = parts
-                version = "0.9"
-            else:  # runs of spaces, which llhttp skips
-                raise HeadError(400, "Invalid request line.")
             if fields:
                 if len(head) > self._small_head:
                     if len(fields) > self._fields:
