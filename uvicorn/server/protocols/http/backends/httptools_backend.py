@@ -342,10 +342,12 @@ class HttpToolsBackend:
                 version = "0.9"
             else:
                 # (an equality test costs less than hashing the fresh bytes)
-                version = _HTTP_11 if protocol == b"HTTP/1.1" else _VERSIONS.get(protocol)
-                if version is None:
-                    if protocol[:5] != b"HTTP/":  # llhttp also reads RTSP/1.0
-                        raise HeadError(400, "Invalid request line.")
+                known = _HTTP_11 if protocol == b"HTTP/1.1" else _VERSIONS.get(protocol)
+                if known is not None:
+                    version = known
+                elif protocol[:5] != b"HTTP/":  # llhttp also reads RTSP/1.0
+                    raise HeadError(400, "Invalid request line.")
+                else:
                     version = protocol[5:].decode("latin-1")
             if fields:
                 if len(head) > self._small_head:
