@@ -572,7 +572,8 @@ def main() -> None:
             print(
                 f"  {label}: round {round_no + 1}/{options.rounds}: "
                 f"{_figure(workload, ours_result):,.0f} / {_figure(workload, ref_result):,.0f} "
-                f"{workload.unit} = {_ratio(workload, ours_result, ref_result):.2f}x",
+                f"{workload.unit} = {_ratio(workload, ours_result, ref_result):.2f}x; "
+                f"server CPU/req {ours_result.cpu_us:.1f} / {ref_result.cpu_us:.1f} us",
                 file=sys.stderr,
             )
     rows = [
