@@ -784,6 +784,36 @@ def test_response_trailers(http_backend: str) -> None:
     assert again.raw_body == response.raw_body
 
 
+def test_trailers_with_two_framings_break_the_response_off(http_backend: str) -> None:
+    # A trailer block that declares both a Content-Length and a Transfer-Encoding is
+    # refused as a header block would be: the app sees the error, the client a close
+    # and never the last chunk.
+    errors: list[BaseException] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "trailers": True})
+        await send({"type": "http.response.body", "body": b"hello"})
+        try:
+            await send(
+                {
+                    "type": "http.response.trailers",
+                    "headers": [(b"transfer-encoding", b"chunked"), (b"content-length", b"1")],
+                }
+            )
+        except RuntimeError as exc:
+            errors.append(exc)
+            raise
+
+    with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
+        raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"TE: trailers\r\n\r\n")
+        raw.read_head()
+        rest = raw.read_until_close()
+    assert [str(exc) for exc in errors] == [
+        "Response has both Content-Length and Transfer-Encoding headers."
+    ]
+    assert rest == b"5\r\nhello\r\n"
+
+
 def test_trailers_with_a_single_body_message(http_backend: str) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})

@@ -39,6 +39,7 @@ from uvicorn.server.protocols.http.framing import (
     HEADER_LINES,
     LAST_CHUNK,
     STATUS_LINES,
+    check_framing_headers,
     encode_chunk,
     encode_header,
     encode_trailers,
@@ -368,10 +369,8 @@ class RequestCycle(RequestRecord):
                 explain_headers(raw_headers)
                 raise
             special = self.special
-            if special is not None and special.chunked and self.declared_length is not None:
-                raise RuntimeError(
-                    "Response has both Content-Length and Transfer-Encoding headers."
-                )
+            if special is not None:
+                check_framing_headers(self)
             encoded = b"".join(parts)
             line = _STATUS_LINES.get(status)
             # status_line validates a status not in the table before anything is written

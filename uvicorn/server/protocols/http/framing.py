@@ -20,6 +20,7 @@ __all__ = [
     "STATUS_LINES",
     "HeaderFacts",
     "ResponseHeaders",
+    "check_framing_headers",
     "encode_chunk",
     "encode_header",
     "error_response",
@@ -199,6 +200,14 @@ def encode_chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
+def check_framing_headers(facts: HeaderFacts) -> None:
+    """After a header block: the framing it declares must be one (RFC 9112 §6.2).
+    Only a block with a Transfer-Encoding can break it (``facts.special`` set)."""
+    special = facts.special
+    if special is not None and special.chunked and facts.declared_length is not None:
+        raise RuntimeError("Response has both Content-Length and Transfer-Encoding headers.")
+
+
 def encode_trailers(headers: Any) -> bytes:
     facts = _Facts()
     try:
@@ -206,6 +215,7 @@ def encode_trailers(headers: Any) -> bytes:
     except (TypeError, AttributeError, ValueError):
         explain_headers(headers)
         raise
+    check_framing_headers(facts)
     return b"0\r\n" + b"".join(lines) + b"\r\n"
 
 
