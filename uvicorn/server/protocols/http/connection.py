@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import logging
 from collections import deque
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from uvicorn.server.protocols.context import HTTP_TASK_NAME
 from uvicorn.server.protocols.flow import WriteFlow
 from uvicorn.server.protocols.http.cycle import (
     DISCARD_LIMIT,
@@ -31,7 +31,7 @@ from uvicorn.server.protocols.http.framing import error_response
 from uvicorn.server.protocols.transport import client_addr, is_tls, server_addr, tls_extension
 
 if TYPE_CHECKING:
-    from uvicorn.server.protocols.context import ServerContext, ServerState
+    from uvicorn.server.protocols.context import ServerContext, ServerState, TaskMaker
     from uvicorn.server.protocols.http.backends.base import HTTPBackend
     from uvicorn.server.protocols.http.head import RequestHead
 
@@ -57,7 +57,6 @@ class HTTPConnection(asyncio.Protocol):
         "ctx",
         "cycle",
         "deadline",
-        "direct_tasks",
         "discard_left",
         "draining",
         "extensions",
@@ -65,6 +64,7 @@ class HTTPConnection(asyncio.Protocol):
         "flow",
         "head_seen",
         "loop",
+        "new_task",
         "output",
         "parsing",
         "paused_at",
@@ -157,7 +157,11 @@ class HTTPConnection(asyncio.Protocol):
         self.backend: HTTPBackend = self.ctx.backend_factory(self, self.ctx.limits)
         # An app may install a task factory at start-up; it is then used for its requests.
         # Without one (and without --reset-contextvars), _start makes the Task itself.
-        self.direct_tasks = self.loop.get_task_factory() is None and not self.ctx.reset_contextvars
+        self.new_task: TaskMaker | None = (
+            self.state.task_maker(self.loop)
+            if self.loop.get_task_factory() is None and not self.ctx.reset_contextvars
+            else None
+        )
         if self.ctx.log_trace:
             logger.log(5, "%s - HTTP connection made", _fmt(self.client))
         head_timeout = self.ctx.limits.head_timeout
@@ -519,10 +523,10 @@ class HTTPConnection(asyncio.Protocol):
         if ctx.prepare_scope is not None:
             ctx.prepare_scope(cycle.scope)
         coro = cycle.run(ctx.app)
-        if in_callback and self.direct_tasks:
-            # What loop.create_task does when no task factory is set, less a call;
-            # and a name given, so Python 3.11 does not format "Task-<n>" for each
-            # (through a partial: see _new_task).
+        new_task = self.new_task
+        if in_callback and new_task is not None:
+            # What loop.create_task does when no task factory is set, less a call
+            # (ServerState.task_maker).
             # Scheduled, not started eagerly (Python 3.12's eager_start=True): eager
             # start saves 7k instructions per request in memory, yet under wrk (3.12,
             # uvloop) it served a quarter fewer requests per second when each app
@@ -530,10 +534,10 @@ class HTTPConnection(asyncio.Protocol):
             # 51.5k req/s). With whole responses written at the end of the loop
             # iteration (write_outputs) it is even: 1.02x on plaintext, 0.98x on json
             # (3 rounds), so not worth a second way to start a request.
-            task = _new_task(coro)
+            task = new_task(coro)
         else:
             if ctx.reset_contextvars:
-                task = contextvars.Context().run(self.loop.create_task, coro, name=_TASK_NAME)
+                task = contextvars.Context().run(self.loop.create_task, coro, name=HTTP_TASK_NAME)
             elif not in_callback:
                 # A pipelined request, started at the end of the one before it, from
                 # inside that one's task: its task copies the connection's context,
@@ -542,10 +546,10 @@ class HTTPConnection(asyncio.Protocol):
                 # run.)
                 assert self.pipelined_context is not None
                 task = self.pipelined_context.copy().run(
-                    self.loop.create_task, coro, name=_TASK_NAME
+                    self.loop.create_task, coro, name=HTTP_TASK_NAME
                 )
             else:  # the app's task factory
-                task = self.loop.create_task(coro, name=_TASK_NAME)
+                task = self.loop.create_task(coro, name=HTTP_TASK_NAME)
             if task.done():
                 # An eager task factory (asyncio.eager_task_factory, 3.12+) ran the
                 # app to its end inside create_task, before there was a task to
@@ -682,11 +686,6 @@ class HTTPConnection(asyncio.Protocol):
 
 
 _CLOCK_NONE, _CLOCK_IDLE, _CLOCK_HEAD, _CLOCK_BODY = range(4)
-_TASK_NAME = "uvicorn-http-request"
-# asyncio.Task(coro, name=...), the running loop's: a partial hands its keywords
-# over as the dict it holds, where a call with keywords builds one for each task
-# (300 of the 1,000 instructions the keywords cost, Python 3.11).
-_new_task = functools.partial(asyncio.Task, name=_TASK_NAME)
 _REJECT_REASONS = {408: "timeout", 413: "limits", 414: "limits", 431: "limits"}
 _ERROR_TEXTS = {
     400: "Invalid HTTP request received.",
