@@ -107,6 +107,36 @@ def test_streamed_response_is_chunked(http_backend: str) -> None:
     assert again.raw_body == response.raw_body
 
 
+def test_stream_of_large_chunks_ends_with_data(http_backend: str) -> None:
+    """Large chunks go out as one buffer each, the last one with the end of the body:
+    the framing must be exact, and the connection fit for the next request."""
+    big = bytes(range(256)) * 256  # 64 KiB: above the size written with the head
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": big, "more_body": True})
+        await send({"type": "http.response.body", "body": big[:100], "more_body": True})
+        await send({"type": "http.response.body", "body": big[::-1], "more_body": False})
+
+    expected = (
+        b"10000\r\n"
+        + big
+        + b"\r\n64\r\n"
+        + big[:100]
+        + b"\r\n10000\r\n"
+        + big[::-1]
+        + b"\r\n0\r\n\r\n"
+    )
+    with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
+        raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
+        first = raw.read_response()
+        raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
+        second = raw.read_response()
+    assert first.get("transfer-encoding") == "chunked"
+    assert first.raw_body == expected
+    assert second.raw_body == expected
+
+
 def test_first_body_message_with_more_body_then_data(http_backend: str) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -85,7 +85,9 @@ _FRAME_CLOSE = 2  # HTTP/1.0 stream: the close marks the end
 _FRAME_NONE = 3  # HEAD, 1xx, 204, 304: no body on the wire
 
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
-_LARGE_BODY = 16384  # above this, bodies go out by writev (writelines) rather than copied
+# Above this, a body written with its head goes out by writev (writelines) rather than
+# copied after it; a chunk of a stream, as one buffer, goes out after the head instead.
+_LARGE_BODY = 16384
 HIGH_WATER = 65536  # request body bytes buffered before reading pauses
 # The most of an unread request body read and dropped after the response so the
 # connection can serve another request (Go's net/http uses the same bound); a
@@ -334,10 +336,18 @@ class RequestCycle(RequestRecord):
                         await conn.drain()
                     return
                 self._write_first(body, more)
-            elif body:
-                self._write_body(body)
-            if not more:
-                self._finish_body()
+                if not more:
+                    self._finish_body()
+            elif not more and body and self.framing == _FRAME_CHUNKED and not self.trailers:
+                # The last chunk and the end of the body as one buffer, in one write.
+                self.response_body_size += len(body)
+                self.conn.write(encode_chunk(body, last=True))
+                self._complete()
+            else:
+                if body:
+                    self._write_body(body)
+                if not more:
+                    self._finish_body()
             if self.conn.flow.paused:
                 await self.conn.drain()
         elif state is _START:
@@ -484,7 +494,10 @@ class RequestCycle(RequestRecord):
         if len(body) < _LARGE_BODY:
             self.conn.write(head + encode_chunk(body) if body else head)
         else:
-            self.conn.writelines((head, b"%x\r\n" % len(body), body, b"\r\n"))
+            # A stream of large chunks goes out as the reference server's does: the
+            # head alone, then each chunk as one buffer (see encode_chunk).
+            self.conn.write(head)
+            self.conn.write(encode_chunk(body))
 
     def _write_with_head(self, head: bytes, body: bytes, counted: bool) -> None:
         if counted:
@@ -510,10 +523,7 @@ class RequestCycle(RequestRecord):
             self.conn.write(body)
         elif framing == _FRAME_CHUNKED:
             self.response_body_size += len(body)
-            if len(body) < _LARGE_BODY:
-                self.conn.write(encode_chunk(body))
-            else:
-                self.conn.writelines((b"%x\r\n" % len(body), body, b"\r\n"))
+            self.conn.write(encode_chunk(body))
         elif framing == _FRAME_CLOSE:
             self.response_body_size += len(body)
             self.conn.write(body)

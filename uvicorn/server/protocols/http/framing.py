@@ -196,7 +196,14 @@ def explain_headers(headers: Any) -> None:
     raise RuntimeError(f"Invalid HTTP headers {headers!r}.")
 
 
-def encode_chunk(data: bytes) -> bytes:
+def encode_chunk(data: bytes, last: bool = False) -> bytes:
+    """One chunk (RFC 9112 §7.1), and the last-chunk after it when ``last``: one
+    buffer, copied, rather than pieces for writev. With uvloop on Linux, a stream of
+    64 KiB chunks written as three pieces each (size line, data, CRLF) woke the client
+    three times as often and took twice the server's CPU time per response (see
+    docs/benchmarks.md)."""
+    if last:
+        return b"%x\r\n%b\r\n0\r\n\r\n" % (len(data), data)
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
