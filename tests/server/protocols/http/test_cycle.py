@@ -25,6 +25,17 @@ async def echo_body(scope: Any, receive: Any, send: Any) -> None:
     await respond(send, await read_body(receive))
 
 
+def recording(scopes: list[dict[str, Any]]) -> Any:
+    """An app that keeps each request's scope, reads its body and answers 200."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await read_body(receive)
+        await respond(send, b"")
+
+    return app
+
+
 def streaming(*parts: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> Any:
     """An app that sends ``parts`` as separate body messages, then ends the body."""
 
@@ -94,13 +105,19 @@ def test_request_without_body(http_backend: str) -> None:
 # response framing ---------------------------------------------------------------------------
 
 
-def test_streamed_response_is_chunked(http_backend: str) -> None:
-    app = streaming(b"ab", b"", b"cde" * 10)  # an empty message must not end the body
+def two_gets(app: Any, http_backend: str) -> tuple[Any, Any]:
+    """Two GET requests on one connection: the second shows the first response ended
+    where its framing said."""
     with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
         raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
-        response = raw.read_response()
+        first = raw.read_response()
         raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
-        again = raw.read_response()
+        return first, raw.read_response()
+
+
+def test_streamed_response_is_chunked(http_backend: str) -> None:
+    app = streaming(b"ab", b"", b"cde" * 10)  # an empty message must not end the body
+    response, again = two_gets(app, http_backend)
     assert response.get("transfer-encoding") == "chunked"
     assert response.get("content-length") is None
     assert response.raw_body == b"2\r\nab\r\n1e\r\n" + b"cde" * 10 + b"\r\n0\r\n\r\n"
@@ -127,11 +144,7 @@ def test_stream_of_large_chunks_ends_with_data(http_backend: str) -> None:
         + big[::-1]
         + b"\r\n0\r\n\r\n"
     )
-    with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
-        raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
-        first = raw.read_response()
-        raw.send(b"GET / HTTP/1.1\r\n" + HOST + b"\r\n")
-        second = raw.read_response()
+    first, second = two_gets(app, http_backend)
     assert first.get("transfer-encoding") == "chunked"
     assert first.raw_body == expected
     assert second.raw_body == expected
@@ -281,10 +294,7 @@ def test_no_body_statuses(http_backend: str, status: int) -> None:
 
 def test_scope(http_backend: str) -> None:
     scopes: list[dict[str, Any]] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        scopes.append(scope)
-        await respond(send, b"")
+    app = recording(scopes)
 
     request = (
         b"GET /caf%C3%A9/a%2Fb?x=1&y=%20z HTTP/1.1\r\n"
@@ -319,11 +329,7 @@ def test_scope(http_backend: str) -> None:
 
 def test_scope_http_1_0_and_methods(http_backend: str) -> None:
     scopes: list[dict[str, Any]] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        scopes.append(scope)
-        await read_body(receive)
-        await respond(send, b"")
+    app = recording(scopes)
 
     with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
         raw.send(b"DELETE /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
@@ -343,11 +349,7 @@ def test_scopes_on_one_connection_do_not_share_values(http_backend: str) -> None
     # The common values (HTTP/1.1, GET, no query string) come from the connection's
     # base scope: a request that differs must not leave its values for the next.
     scopes: list[dict[str, Any]] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        scopes.append(scope)
-        await read_body(receive)
-        await respond(send, b"")
+    app = recording(scopes)
 
     requests = [
         b"POST /a?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
@@ -400,10 +402,7 @@ def test_scope_extensions_are_a_fresh_dict_per_request(http_backend: str) -> Non
 
 def test_absolute_form_target(http_backend: str) -> None:
     scopes: list[dict[str, Any]] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        scopes.append(scope)
-        await respond(send, b"")
+    app = recording(scopes)
 
     with serve(app, http=http_backend) as running, RawClient(running.connect()) as raw:
         raw.send(b"GET http://example.com/a?b=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
