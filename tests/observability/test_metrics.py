@@ -94,7 +94,7 @@ def test_active_requests_gauge_and_unknown_methods_are_other() -> None:
             time.sleep(0.05)
         assert active == 1
         assert _value(text, "uvicorn_connections_active") >= 1
-        task = next(iter(running.server.server_state.tasks))
+        task = next(iter(running.server.server_state.running_tasks()))
         task.get_loop().call_soon_threadsafe(release.set)  # the event lives on the server's loop
         assert sock.recv(1024).startswith(b"HTTP/1.1 200 OK")
 

@@ -36,13 +36,15 @@ class RunningServer:
         return sock
 
     def running_tasks(self, within: float = 2.0) -> set[Any]:
-        """The server's tracked request tasks, once they are gone or ``within``
+        """The server's running request tasks, once they are gone or ``within``
         seconds have passed (a task ends an iteration or two after its response)."""
-        tasks = self.server.server_state.tasks
+        state = self.server.server_state
         deadline = time.monotonic() + within
+        tasks = state.running_tasks()
         while tasks and time.monotonic() < deadline:
             time.sleep(0.01)
-        return set(tasks)
+            tasks = state.running_tasks()
+        return tasks
 
 
 @contextlib.contextmanager

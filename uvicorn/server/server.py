@@ -319,11 +319,11 @@ class Server:
                 self._wait_tasks_to_complete(), timeout=self.config.timeout_graceful_shutdown
             )
         except asyncio.TimeoutError:
-            tasks = self.server_state.tasks
+            tasks = self.server_state.running_tasks()
             logger.error(
                 "Cancel %d running task(s), timeout graceful shutdown exceeded", len(tasks)
             )
-            for task in list(tasks):
+            for task in tasks:
                 task.cancel()
             for connection in list(self.server_state.connections):
                 transport = getattr(connection, "transport", None)
@@ -342,9 +342,9 @@ class Server:
             logger.info("Waiting for connections to close. (CTRL+C to force quit)")
             while state.connections and not self.force_exit:
                 await asyncio.sleep(0.1)
-        if state.tasks and not self.force_exit:
+        if state.running_tasks() and not self.force_exit:
             logger.info("Waiting for background tasks to complete. (CTRL+C to force quit)")
-            while state.tasks and not self.force_exit:
+            while state.running_tasks() and not self.force_exit:
                 await asyncio.sleep(0.1)
         for server in self.servers:
             if not self.force_exit:

@@ -182,6 +182,20 @@ class ServerState:
             self._task_loop = loop
         return self._task_maker
 
+    def running_tasks(self) -> set[asyncio.Task[Any]]:
+        """The request and WebSocket tasks still running: those in ``tasks``, and
+        the HTTP request tasks made by :meth:`task_maker`, which are not tracked
+        there (HTTPConnection.data_received) but found by name among the loop's.
+        Safe to call from another thread (``asyncio.all_tasks`` retries when the
+        loop changes its set under it)."""
+        running = set(self.tasks)
+        loop = self._task_loop
+        if loop is not None and not loop.is_closed():
+            running.update(
+                task for task in asyncio.all_tasks(loop) if task.get_name() == HTTP_TASK_NAME
+            )
+        return running
+
     def refresh_date(self) -> None:
         headers: list[tuple[bytes, bytes]] = []
         if self._server_header and not any(name == b"server" for name, _ in self._extra):

@@ -68,3 +68,57 @@ def test_every_request_has_its_own_task_and_context(http_backend: str) -> None:
     for path, arrived_with, _task, after in app.seen:
         assert arrived_with == "unset", f"{path} started with {arrived_with!r}'s context"
         assert after == path
+
+
+class Background:
+    """Answers at once, then keeps working in the request's task: for ``wait`` seconds,
+    or (``wait`` None) until cancelled, on an event that is never set. Records how
+    the work ended."""
+
+    def __init__(self, wait: float | None) -> None:
+        self.wait = wait
+        self.never = asyncio.Event()
+        self.ended: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"accepted"})
+        try:
+            if self.wait is None:
+                await self.never.wait()
+            else:
+                await asyncio.sleep(self.wait)
+        except asyncio.CancelledError:
+            self.ended.append("cancelled")
+            raise
+        self.ended.append("finished")
+
+
+@pytest.mark.parametrize("http_backend", ["h11", "httptools"])
+def test_shutdown_waits_for_work_after_the_response(http_backend: str) -> None:
+    # The task of a request answered at once is not in ServerState.tasks; shutdown
+    # still finds it, and waits for it, before the loop closes.
+    app = Background(wait=0.5)
+    with serve(app, http=http_backend) as running:
+        with RawClient(running.connect()) as raw:
+            raw.send(request("/"))
+            assert raw.read_response().body == b"accepted"
+        assert len(running.server.server_state.running_tasks()) == 1
+    assert app.ended == ["finished"]
+
+
+@pytest.mark.parametrize("http_backend", ["h11", "httptools"])
+def test_shutdown_cancels_work_past_the_graceful_timeout(
+    http_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Background(wait=None)
+    with caplog.at_level("ERROR", logger="uvicorn.error"):
+        with serve(app, http=http_backend, timeout_graceful_shutdown=0.5) as running:
+            with RawClient(running.connect()) as raw:
+                raw.send(request("/"))
+                assert raw.read_response().body == b"accepted"
+            assert len(running.server.server_state.running_tasks()) == 1
+    assert app.ended == ["cancelled"]
+    assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in caplog.text

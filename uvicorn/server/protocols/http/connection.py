@@ -25,9 +25,12 @@ from uvicorn.server.protocols.http.cycle import (
     HIGH_WATER,
     RequestCycle,
     ResponseState,
-    new_cycle,
 )
 from uvicorn.server.protocols.http.framing import error_response
+from uvicorn.server.protocols.http.limits import CLOCK_BODY as _CLOCK_BODY
+from uvicorn.server.protocols.http.limits import CLOCK_HEAD as _CLOCK_HEAD
+from uvicorn.server.protocols.http.limits import CLOCK_IDLE as _CLOCK_IDLE
+from uvicorn.server.protocols.http.limits import CLOCK_NONE as _CLOCK_NONE
 from uvicorn.server.protocols.transport import client_addr, is_tls, server_addr, tls_extension
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ __all__ = ["HTTPConnection"]
 
 logger = logging.getLogger("uvicorn.error")
 
+_START = ResponseState.START  # a global, not an attribute of the class: one lookup
+
 MAX_PIPELINE = 16  # queued requests parsed ahead before reading pauses
 DRAIN_GRACE = 5.0  # seconds a fresh connection gets to send its request during shutdown
 LINGER = 2.0  # seconds a closing connection reads and drops input after its FIN (_close)
@@ -46,7 +51,7 @@ LINGER = 2.0  # seconds a closing connection reads and drops input after its FIN
 
 class HTTPConnection(asyncio.Protocol):
     # RequestSink: each head is built as the cycle that serves it
-    head_type = staticmethod(new_cycle)
+    head_type = RequestCycle
 
     __slots__ = (
         "app_state",
@@ -71,6 +76,7 @@ class HTTPConnection(asyncio.Protocol):
         "pending_error",
         "pipelined_context",
         "queue",
+        "quick_start",
         "read_paused",
         "scheme",
         "scope_base",
@@ -162,11 +168,16 @@ class HTTPConnection(asyncio.Protocol):
             if self.loop.get_task_factory() is None and not self.ctx.reset_contextvars
             else None
         )
+        # The same, when _start has nothing else to do before it (no admission
+        # check, no scope layer): data_received then starts the task itself.
+        self.quick_start: TaskMaker | None = (
+            self.new_task if self.ctx.admission is None and self.ctx.prepare_scope is None else None
+        )
         if self.ctx.log_trace:
             logger.log(5, "%s - HTTP connection made", _fmt(self.client))
         head_timeout = self.ctx.limits.head_timeout
         if head_timeout:  # counted from the connection's opening
-            self._set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
+            self.set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -194,7 +205,7 @@ class HTTPConnection(asyncio.Protocol):
             if self.head_seen and not self.clock and not self.closed:
                 head_timeout = self.ctx.limits.head_timeout
                 if head_timeout:
-                    self._set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
+                    self.set_clock(_CLOCK_HEAD, self.loop.time() + head_timeout)
         else:
             if clock == _CLOCK_HEAD:
                 self.head_seen = True
@@ -206,7 +217,17 @@ class HTTPConnection(asyncio.Protocol):
             # (head and body) is complete before the app first looks at it.
             self.starting = None
             if not self.closed:
-                self._start(cycle, True)  # in_callback (positional: a keyword costs a lookup)
+                new_task = self.quick_start
+                if new_task is not None and not cycle.forwarded:
+                    # _start's common case, inlined (on_head made it the current
+                    # cycle). The task is not tracked in ServerState.tasks: a set
+                    # add and discard cost 800 instructions a request, and the
+                    # server finds it by name at shutdown (running_tasks). Until it
+                    # ends, the loop holds it: scheduled, or through whatever it
+                    # awaits (a task that nothing could ever wake may be collected).
+                    new_task(cycle.run(self.ctx.app))
+                else:
+                    self._start(cycle, True)  # in_callback (positional: a keyword costs a lookup)
 
     def pause_writing(self) -> None:
         self.flow.pause()
@@ -230,8 +251,26 @@ class HTTPConnection(asyncio.Protocol):
             self.upgrade_head = head  # handed over in on_upgrade, with the bytes after it
             self.clock = _CLOCK_NONE
             return True
+        # The cycle's own fields (build_head made it and set the head's), only those
+        # read before the response starts: send sets the response's, _write_first
+        # its framing, and the times are set only when an observer reads them.
+        cycle.state = _START
+        cycle.body = None
+        cycle.buffered = 0
+        cycle.request_body_size = 0
+        # a head with no body is the whole request: no on_end follows (RequestSink)
+        has_body = cycle.has_body
+        cycle.body_complete = not has_body
+        cycle.body_delivered = False
+        cycle.disconnected = False
+        cycle.waiter = None
+        cycle.task = None
+        cycle.status = 0
+        cycle.response_body_size = 0
+        cycle.response_headers = ()
+        cycle.no_body = cycle.method == "HEAD"
         self.head_seen = False
-        if cycle.has_body:
+        if has_body:
             limits = ctx.limits
             length = cycle.content_length
             if limits.body and length is not None and length > limits.body:
@@ -239,10 +278,9 @@ class HTTPConnection(asyncio.Protocol):
                 self.on_error(413, "Request body larger than --limit-request-body.")
                 return False
             if limits.body_timeout:
-                self._set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
+                self.set_clock(_CLOCK_BODY, self.loop.time() + limits.body_timeout)
             elif self.clock:
                 self.clock = _CLOCK_NONE
-            cycle.body_complete = False
             self.parsing = cycle  # the backend's on_body and on_end are for it
         elif self.clock:
             self.clock = _CLOCK_NONE
@@ -430,7 +468,10 @@ class HTTPConnection(asyncio.Protocol):
             self._resume_reading()
 
     def cycle_complete(self, cycle: RequestCycle) -> None:
-        """The response is fully written: move on to the next request or close."""
+        """The response is fully written: move on to the next request or close.
+
+        RequestCycle.send's one-write path has its common case (nothing to report,
+        nothing queued, keep-alive) inlined: a change here is a change there."""
         self.state.total_requests += 1
         self.served = True
         ctx = self.ctx
@@ -464,8 +505,8 @@ class HTTPConnection(asyncio.Protocol):
         # _go_idle, inlined: the keep-alive clock after every response
         deadline = self.loop.time() + ctx.timeout_keep_alive
         if self.timer is None or deadline < self.timer_at:
-            self._set_clock(_CLOCK_IDLE, deadline)
-        else:  # the armed timer fires first and re-arms itself (see _set_clock)
+            self.set_clock(_CLOCK_IDLE, deadline)
+        else:  # the armed timer fires first and re-arms itself (see set_clock)
             self.clock = _CLOCK_IDLE
             self.deadline = deadline
 
@@ -494,7 +535,7 @@ class HTTPConnection(asyncio.Protocol):
                 return
             self.draining = True
             grace = min(self.ctx.limits.head_timeout or DRAIN_GRACE, DRAIN_GRACE)
-            self._set_clock(_CLOCK_HEAD, self.loop.time() + grace)
+            self.set_clock(_CLOCK_HEAD, self.loop.time() + grace)
         else:
             self.cycle.keep_alive = False
             self.queue.clear()
@@ -607,7 +648,7 @@ class HTTPConnection(asyncio.Protocol):
             self.read_paused = False
             self.transport.resume_reading()
             if self.clock == _CLOCK_BODY and self.paused_at:
-                self._set_clock(_CLOCK_BODY, self.deadline + self.loop.time() - self.paused_at)
+                self.set_clock(_CLOCK_BODY, self.deadline + self.loop.time() - self.paused_at)
                 self.paused_at = 0.0
 
     def _discard_rest(self, cycle: RequestCycle) -> None:
@@ -617,15 +658,15 @@ class HTTPConnection(asyncio.Protocol):
         self.discard_left = DISCARD_LIMIT
         cycle.discard()
         if not self.clock:  # no body timeout: the keep-alive timeout bounds the wait
-            self._set_clock(_CLOCK_BODY, self.loop.time() + self.ctx.timeout_keep_alive)
+            self.set_clock(_CLOCK_BODY, self.loop.time() + self.ctx.timeout_keep_alive)
         if self.read_paused:
             self._resume_reading()
 
     def _go_idle(self) -> None:
         """Start the keep-alive clock."""
-        self._set_clock(_CLOCK_IDLE, self.loop.time() + self.ctx.timeout_keep_alive)
+        self.set_clock(_CLOCK_IDLE, self.loop.time() + self.ctx.timeout_keep_alive)
 
-    def _set_clock(self, kind: int, deadline: float) -> None:
+    def set_clock(self, kind: int, deadline: float) -> None:
         """Run one deadline; a single timer per connection, re-armed lazily.
 
         Moving a deadline later costs an attribute write: the timer, when it fires
@@ -685,7 +726,6 @@ class HTTPConnection(asyncio.Protocol):
             self._close()
 
 
-_CLOCK_NONE, _CLOCK_IDLE, _CLOCK_HEAD, _CLOCK_BODY = range(4)
 _REJECT_REASONS = {408: "timeout", 413: "limits", 414: "limits", 431: "limits"}
 _ERROR_TEXTS = {
     400: "Invalid HTTP request received.",

@@ -11,7 +11,11 @@ cut. ``0`` switches a limit or a timeout off.
 
 from __future__ import annotations
 
-__all__ = ["Limits"]
+__all__ = ["CLOCK_BODY", "CLOCK_HEAD", "CLOCK_IDLE", "CLOCK_NONE", "Limits"]
+
+# Which of its deadlines a connection runs (one timer per connection: see
+# HTTPConnection.set_clock): none, keep-alive, head, body.
+CLOCK_NONE, CLOCK_IDLE, CLOCK_HEAD, CLOCK_BODY = range(4)
 
 
 class Limits:
