@@ -912,6 +912,18 @@ def test_signal_gives_graceful_shutdown(apps: Path, sig: signal.Signals) -> None
     assert output.index("Shutting down") < output.index("Finished server process")
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_a_single_server_process_runs_one_thread(apps: Path, loop: str) -> None:
+    # A name, not an address: the loop would resolve it on a thread pool whose threads
+    # outlive the lookup and cost every request after it (bind_tcp).
+    args = ("cliapps:app", "--port", "0", "--host", "localhost", "--loop", loop)
+    with spawn_cli(*args, cwd=apps) as cli:
+        info_of(get(f"http://127.0.0.1:{cli.port}/"))
+        threads = os.listdir(f"/proc/{cli.process.pid}/task")
+    assert len(threads) == 1, threads
+
+
 def test_lifespan_startup_failure_exits_3(apps: Path) -> None:
     result = run_cli("cliapps:startup_fails", "--port", "0", cwd=apps)
     output = combined(result)

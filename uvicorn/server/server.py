@@ -26,7 +26,7 @@ from uvicorn.server.allocator import tune_allocator
 from uvicorn.server.protocols.context import ServerState
 from uvicorn.server.protocols.http.connection import HTTPConnection
 from uvicorn.server.protocols.websocket.connection import WebSocketConnection
-from uvicorn.server.sockets import log_listening, socket_from_fd
+from uvicorn.server.sockets import bind_tcp, log_listening, socket_from_fd
 
 if TYPE_CHECKING:
     from uvicorn.adapters.lifespan import Lifespan
@@ -188,16 +188,17 @@ class Server:
                 self.servers.append(server)
                 listeners.extend(server.sockets)
             else:
-                server = await loop.create_server(
-                    create_protocol,
-                    host=config.host,
-                    port=config.port,
-                    ssl=config.ssl,
-                    backlog=config.backlog,
-                    reuse_address=True,
-                )
-                self.servers.append(server)
-                listeners.extend(server.sockets)
+                # bound here, not by the loop: see bind_tcp (no resolver threads)
+                for sock in bind_tcp(config.host, config.port):
+                    try:
+                        server = await loop.create_server(
+                            create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
+                        )
+                    except BaseException:
+                        sock.close()
+                        raise
+                    self.servers.append(server)
+                    listeners.extend(server.sockets)
         except OSError as exc:
             logger.error(exc)
             await self.lifespan.shutdown()
