@@ -165,21 +165,7 @@ class Server:
         create_protocol = self._protocol_factory()
         listeners: list[socket.socket] = []
         try:
-            if sockets is not None:
-                for sock in sockets:
-                    server = await loop.create_server(
-                        create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
-                    )
-                    self.servers.append(server)
-                    listeners.append(sock)
-            elif config.fd is not None:
-                sock = socket_from_fd(config.fd)
-                server = await loop.create_server(
-                    create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
-                )
-                self.servers.append(server)
-                listeners.extend(server.sockets)
-            elif config.uds is not None:
+            if sockets is None and config.fd is None and config.uds is not None:
                 mode = os.stat(config.uds).st_mode if os.path.exists(config.uds) else 0o666
                 server = await loop.create_unix_server(
                     create_protocol, path=config.uds, ssl=config.ssl, backlog=config.backlog
@@ -188,14 +174,22 @@ class Server:
                 self.servers.append(server)
                 listeners.extend(server.sockets)
             else:
-                # bound here, not by the loop: see bind_tcp (no resolver threads)
-                for sock in bind_tcp(config.host, config.port):
+                owned: list[socket.socket] = []  # bound here: closed here if not served
+                if sockets is not None:
+                    given = list(sockets)
+                elif config.fd is not None:
+                    given = [socket_from_fd(config.fd)]
+                else:
+                    # bound here, not by the loop: see bind_tcp (no resolver threads)
+                    given = owned = bind_tcp(config.host, config.port)
+                for index, sock in enumerate(given):
                     try:
                         server = await loop.create_server(
                             create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
                         )
                     except BaseException:
-                        sock.close()
+                        for unserved in owned[index:]:
+                            unserved.close()
                         raise
                     self.servers.append(server)
                     listeners.extend(server.sockets)

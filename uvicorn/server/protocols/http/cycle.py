@@ -353,10 +353,12 @@ class RequestCycle(RequestRecord):
                         conn.cycle = None
                         conn.served = True
                         conn.state.total_requests += 1
+                        # HTTPConnection._go_idle, with set_clock's common case (the
+                        # armed timer fires first and re-arms itself) inlined too
                         deadline = conn.loop.time() + conn.ctx.timeout_keep_alive
                         if conn.timer is None or deadline < conn.timer_at:
                             conn.set_clock(CLOCK_IDLE, deadline)
-                        else:  # the armed timer fires first and re-arms itself
+                        else:
                             conn.clock = CLOCK_IDLE
                             conn.deadline = deadline
                     else:
